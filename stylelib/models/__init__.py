@@ -1,0 +1,1 @@
+"""One file per paper model; each registers its stylisation method in :mod:`stylelib.methods`."""
