@@ -72,6 +72,8 @@ class GatysConfig:
     #: "fp32" or "bf16" (VGG forward and backward under CPU/CUDA autocast; losses in fp32)
     precision: str = "fp32"
     channels_last: bool = True
+    #: flush subnormal floats to zero during the run (x86 CPUs slow down a lot on them)
+    flush_denormal: bool = True
 
     def __post_init__(self) -> None:
         self.content_layers = tuple(self.content_layers)
@@ -279,6 +281,8 @@ def stylize_gatys(
     _check_image(style, "style")
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
+    if cfg.flush_denormal:
+        torch.set_flush_denormal(True)
     if cfg.preserve_color == "histogram":
         style = match_color(style, content)
     objective = GatysObjective(content, style, cfg, vgg=vgg)
@@ -318,6 +322,8 @@ def stylize_gatys(
                     pixels.clamp_(0.0, 255.0)
     finally:
         bar.close()
+        if cfg.flush_denormal:
+            torch.set_flush_denormal(False)
 
     image = (pixels.detach() / 255.0).clamp(0.0, 1.0)
     if cfg.preserve_color == "luminance":
