@@ -1,0 +1,106 @@
+# stylelib: reproducibility suite for seven style-transfer papers.
+#
+#   make setup                 create .venv (python3.11, pinned torch, stylelib[dev]); once
+#   make test                  unit tests, then every notebook under nbval (CI parameters)
+#   make reproduce             run every notebook with PROFILE=quick and index figures/
+#   make reproduce PROFILE=ci|quick|paper  [ONLY="00_gatys 01_x"]
+#   make lab | data | bench | sync | nb-outputs | clean
+#
+# Benchmark images are read from $STYLELIB_DATA (never copied into the repo); when
+# it is unset and ../shared/data exists, that folder is used.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+ROOT := $(abspath .)
+PYTHON3 ?= python3.11
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp
+PROFILE ?= quick
+ONLY ?=
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+
+ifeq ($(strip $(STYLELIB_DATA)),)
+  ifneq ($(wildcard $(ROOT)/../shared/data/.),)
+    STYLELIB_DATA := $(abspath $(ROOT)/../shared/data)
+  endif
+endif
+ifneq ($(strip $(STYLELIB_DATA)),)
+  export STYLELIB_DATA
+endif
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NB_SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
+
+.PHONY: help setup test test-unit test-notebooks reproduce lab data bench clean distclean sync nb-outputs
+
+help:
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- environment -------------------------------------------------------------
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON3) >/dev/null || { echo "error: $(PYTHON3) not found; install Python 3.11 or run make PYTHON3=/path/to/python3.11" >&2; exit 2; }
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check $(TORCH_PINS)
+	$(PY) -m pip install --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# --- tests ---------------------------------------------------------------------
+
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
+               --nbval-cell-timeout 600 -p no:cacheprovider
+
+test: test-unit test-notebooks
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+# Every notebook, executed top to bottom with the committed (ci) parameters;
+# outputs not tagged nbval-ignore-output must match the committed ones.
+test-notebooks: $(STAMP)
+	$(PY) -m pytest -q $(NBVAL_FLAGS) $(or $(NOTEBOOKS),notebooks/)
+
+# --- figures ---------------------------------------------------------------------
+
+# Runs notebooks/NN_*.ipynb with papermill (cwd notebooks/):
+#   papermill NN.ipynb build/$(PROFILE)/NN.ipynb -f params/$(PROFILE)/NN.yaml -p figures_dir figures/NN
+# after checking every parameter file (a missing one stops the run before any
+# notebook starts), then indexes figures/ into figures/README.md.
+reproduce: $(STAMP)
+	status=0; \
+	$(PY) -m stylelib.reproduce run --profile '$(PROFILE)' \
+	    --notebooks-dir '$(ROOT)/notebooks' --params-dir '$(ROOT)/params' \
+	    --build-dir '$(ROOT)/build' --figures-dir '$(ROOT)/figures' \
+	    $(if $(strip $(ONLY)),--only $(ONLY)) || status=$$?; \
+	if [ $$status -ne 2 ]; then $(PY) -m stylelib.reproduce index '$(ROOT)/figures'; fi; \
+	exit $$status
+
+lab: $(STAMP)
+	cd notebooks && $(VENV)/bin/jupyter lab
+
+data: $(STAMP)
+	$(PY) -m stylelib.data.download '$(or $(STYLELIB_DATA),$(ROOT)/data)'
+
+bench: $(STAMP)
+	$(PY) -m stylelib.bench --out figures/bench
+
+# Jupytext pairs notebooks/NN_*.py (the source) with NN_*.ipynb (committed with outputs).
+sync: $(STAMP)
+	$(if $(NB_SOURCES),$(VENV)/bin/jupytext --sync $(NB_SOURCES),@echo "no notebooks/NN_*.py")
+
+# After editing a notebook: update the .ipynb from the .py and re-run it in place
+# with its committed ci parameters, so nbval has fresh reference outputs.
+nb-outputs: $(STAMP)
+	$(if $(NB_SOURCES),cd notebooks && $(VENV)/bin/jupytext --sync --execute $(notdir $(NB_SOURCES)),@echo "no notebooks/NN_*.py")
+
+clean:
+	rm -rf build .pytest_cache notebooks/.ipynb_checkpoints
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf .venv *.egg-info

@@ -1,0 +1,140 @@
+"""Figures for the notebooks: image grids and loss curves.
+
+Both functions build a :class:`matplotlib.figure.Figure` directly (no pyplot),
+so they work under any backend, including Agg on a headless machine, and do
+not accumulate open figures.  In a notebook, the returned figure displays when
+it is the last expression of a cell; save it with
+:meth:`stylelib.reproduce.Outputs.save_figure`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def to_hwc(image: Any) -> np.ndarray:
+    """An image as a float ``[H, W, 3]`` (or ``[H, W]``) array in [0, 1].
+
+    Accepts a tensor ``[1, 3, H, W]``, ``[3, H, W]`` or ``[1, H, W]`` in [0, 1], a
+    numpy array ``[H, W(, C)]`` (uint8 or float) or a PIL image.
+    """
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch = None
+    if torch is not None and isinstance(image, torch.Tensor):
+        t = image.detach().to("cpu", torch.float32)
+        if t.dim() == 4:
+            if t.shape[0] != 1:
+                raise ValueError(f"image_grid: expected one image per cell, got a batch of {t.shape[0]}")
+            t = t[0]
+        if t.dim() != 3 or t.shape[0] not in (1, 3):
+            raise ValueError(f"image_grid: expected a tensor [1, 3, H, W] or [3, H, W], got {tuple(image.shape)}")
+        arr = t.clamp(0, 1).permute(1, 2, 0).numpy()
+        return arr[..., 0] if arr.shape[2] == 1 else arr
+    arr = np.asarray(image)
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    arr = np.clip(arr.astype(np.float32), 0.0, 1.0)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., :3]
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"image_grid: cannot show an array of shape {arr.shape}")
+    return arr
+
+
+def image_grid(
+    rows: Sequence[Sequence[Any]],
+    row_titles: Sequence[str] | None = None,
+    col_titles: Sequence[str] | None = None,
+    size: float = 2.5,
+) -> Figure:
+    """A grid of images, one list per row; ``None`` leaves a cell empty.
+
+    Images keep their aspect ratio inside square-ish cells of ``size`` inches.
+    ``row_titles`` label the rows on the left, ``col_titles`` the columns on top.
+    """
+    rows = [list(r) for r in rows]
+    if not rows or not any(rows):
+        raise ValueError("image_grid: no images given")
+    nrows = len(rows)
+    ncols = max(len(r) for r in rows)
+    if row_titles is not None and len(row_titles) != nrows:
+        raise ValueError(f"image_grid: {len(row_titles)} row titles for {nrows} rows")
+    if col_titles is not None and len(col_titles) != ncols:
+        raise ValueError(f"image_grid: {len(col_titles)} column titles for {ncols} columns")
+    fig = Figure(figsize=(ncols * size, nrows * size), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i in range(nrows):
+        for j in range(ncols):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            image = rows[i][j] if j < len(rows[i]) else None
+            if image is not None:
+                arr = to_hwc(image)
+                # matplotlib's default "antialiased" interpolation: smooth when shrinking, nearest
+                # neighbour when enlarging a lot, so small outputs show their real pixels.
+                ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
+            if col_titles is not None and i == 0:
+                ax.set_title(str(col_titles[j]), fontsize=10)
+            if row_titles is not None and j == 0:
+                ax.set_ylabel(str(row_titles[i]), fontsize=9)
+    return fig
+
+
+def loss_curves(
+    histories: Mapping[str, Any],
+    x: str = "step",
+    ys: Sequence[str] = ("loss",),
+    logy: bool = True,
+    size: tuple[float, float] = (4.5, 3.2),
+) -> Figure:
+    """One panel per column in ``ys``, one line per run in ``histories`` (name -> DataFrame).
+
+    Columns a history lacks are skipped.  With ``logy``, values that are not
+    positive are left out (a log axis cannot show them).
+    """
+    if isinstance(ys, str):
+        ys = (ys,)
+    ys = list(ys)
+    if not histories:
+        raise ValueError("loss_curves: no histories given")
+    if not ys:
+        raise ValueError("loss_curves: no columns to plot")
+    ncols = min(len(ys), 3)
+    nrows = math.ceil(len(ys) / ncols)
+    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, col in zip(axes, ys):
+        plotted = 0
+        for name, df in histories.items():
+            if df is None or col not in df or x not in df:
+                continue
+            xs = np.asarray(df[x], dtype=float)
+            vs = np.asarray(df[col], dtype=float)
+            keep = np.isfinite(vs) & np.isfinite(xs)
+            if logy:
+                keep &= vs > 0
+            if not keep.any():
+                continue
+            ax.plot(xs[keep], vs[keep], label=str(name), linewidth=1.3, marker="." if keep.sum() < 20 else None)
+            plotted += 1
+        if logy and plotted:
+            ax.set_yscale("log")
+        ax.set_title(col)
+        ax.set_xlabel(x)
+        ax.grid(True, alpha=0.3, which="both" if logy else "major")
+        if plotted == 0:
+            ax.text(0.5, 0.5, f"no data for {col!r}", ha="center", va="center", transform=ax.transAxes)
+        elif plotted > 1 or len(histories) == 1:
+            ax.legend(fontsize=7, loc="best")
+    for ax in axes[len(ys):]:
+        ax.set_visible(False)
+    return fig
