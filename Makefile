@@ -54,6 +54,12 @@ $(STAMP): pyproject.toml
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
                --nbval-cell-timeout 600 -p no:cacheprovider
+# NBVAL_WORKERS=2 runs two notebooks at once (pytest-xdist, one worker per notebook file).
+# Off by default: on 2 cores the notebooks' own torch threads already use both.
+NBVAL_WORKERS ?= 1
+ifneq ($(strip $(NBVAL_WORKERS)),1)
+  NBVAL_FLAGS += -n $(NBVAL_WORKERS) --dist loadfile
+endif
 
 test: test-unit test-notebooks
 

@@ -195,9 +195,10 @@ def spread(items, n):
 
 
 jobs = [(name, pair) for name in used_sets for pair in spread(get_set(name).pairs, n_pairs)]
-print(f"{len(jobs)} pairs; {config.optimizer}, {config.steps} steps, init '{config.init}', long side {size} px")
+print(f"{config.optimizer}, {config.steps} steps, init '{config.init}', long side {size} px")
 
 # %% tags=["nbval-ignore-output"]
+print(f"{len(jobs)} pairs from {', '.join(used_sets)}")
 runs = []
 for set_name, pair in jobs:
     content, style = load_pair(pair, size=size)
@@ -243,7 +244,9 @@ fig
 # * **content distance** (relu4_2, relative): how far the output moved away from the photo in the
 #   content representation.
 # * **LPIPS** to content (Zhang et al., CVPR 2018), when its backbone weights are on this machine.
-# * wall time and peak extra memory of the optimisation.
+# * wall time of the optimisation, and the growth of the process's resident memory during it (the
+#   first run includes loading VGG-19; later runs reuse memory already taken, so this understates
+#   what one run needs on its own).
 
 # %% tags=["nbval-ignore-output"]
 lpips_ok, lpips_reason = lpips_status()
@@ -261,7 +264,7 @@ for r in runs:
         "content distance": m["content_distance"],
         "LPIPS": m["lpips"] if m["lpips"] is not None else "unavailable",
         "seconds": r["seconds"],
-        "peak MB": r["peak_mb"],
+        "RSS growth MB": r["peak_mb"],
     })
 metrics = pd.DataFrame(rows)
 outputs.save_table(metrics, "metrics")
@@ -318,6 +321,10 @@ fig
 # `GatysConfig(preserve_color=...)`: **histogram** matching recolours the style image to the photo's
 # colour mean and covariance before the transfer; **luminance** transfer keeps only the brightness
 # channel of the output and takes the colour channels (YIQ) from the photo.
+#
+# Two numbers per variant: the *per-pixel* chroma difference to the photo (luminance transfer makes it
+# zero by construction) and the difference of the *palette*, i.e. of the mean and standard deviation
+# of the I and Q channels over the image (what histogram matching aims at).
 
 # %% tags=["nbval-ignore-output"]
 from stylelib.color import rgb_to_yiq  # noqa: E402  (only needed here)
@@ -326,10 +333,14 @@ colour_runs = {"none": base["result"]}
 for mode in ("histogram", "luminance"):
     colour_runs[mode] = stylize_gatys(base["content"], base["style"], config.replace(preserve_color=mode),
                                       progress=False)
+chroma_content = rgb_to_yiq(base["content"])[:, 1:].flatten(2)
 colour = pd.DataFrame([
     {"preserve_color": mode,
      "chroma difference to content": float((rgb_to_yiq(res.image) - rgb_to_yiq(base["content"]))[:, 1:]
                                            .abs().mean()),
+     "palette difference to content": float(
+         (rgb_to_yiq(res.image)[:, 1:].flatten(2).mean(-1) - chroma_content.mean(-1)).abs().mean()
+         + (rgb_to_yiq(res.image)[:, 1:].flatten(2).std(-1) - chroma_content.std(-1)).abs().mean()),
      "Gram dist. output→style": gram_distance(res.image, base["style"]),
      "SSIM to content": evaluate(res.image, base["content"], base["style"])["ssim"]}
     for mode, res in colour_runs.items()

