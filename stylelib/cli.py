@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 EXIT_USAGE = 2
-_SAVE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,12 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _stylize(args: argparse.Namespace) -> int:
     from . import methods
-    from .images import load_image, save_image
+    from .images import SAVE_FORMATS, load_image, save_image
 
     out = Path(args.output)
-    if out.suffix.lower() not in _SAVE_SUFFIXES:
+    if out.suffix.lower() not in SAVE_FORMATS:  # checked before the (slow) stylisation starts
         raise ValueError(f"{out}: unsupported output format {out.suffix or '(no suffix)'}; use one of "
-                         f"{', '.join(_SAVE_SUFFIXES)}")
+                         f"{', '.join(sorted(SAVE_FORMATS))}")
     if out.is_dir():
         raise ValueError(f"{out}: is a directory; give a file name such as {out / 'result.png'}")
     if not out.parent.exists() and str(out.parent) not in ("", "."):
