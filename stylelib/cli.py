@@ -1,6 +1,9 @@
 """The ``stylelib`` command.
 
     stylelib stylize --method gatys CONTENT STYLE -o OUT [--size N] [--steps N]
+    stylelib stylize --method adain|wct CONTENT STYLE -o OUT [--alpha A]
+    stylelib train adain|wct --profile quick [--resume] [--run-dir DIR]
+    stylelib weights list|verify
     stylelib methods
     stylelib data [DEST]
 
@@ -22,6 +25,16 @@ EXIT_USAGE = 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse's own convention)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -52,9 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--preserve-color", choices=("none", "histogram", "luminance"), default=None)
     st.add_argument("--precision", choices=("fp32", "bf16"), default=None)
     st.add_argument("--seed", type=int, default=None)
+    st.add_argument("--alpha", type=_unit, default=None, help="content (0) to style (1) trade-off (feed-forward methods)")
+    st.add_argument("--weights", default=None, help="registered weights to use (see `stylelib weights list`)")
     st.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("methods", help="list the stylisation methods")
+
+    tr = sub.add_parser("train", help="train a model's network and register its weights")
+    tr.add_argument("model", help="model to train (see `stylelib weights list` for what exists)")
+    tr.add_argument("--profile", default="quick", choices=("ci", "quick", "paper"))
+    tr.add_argument("--resume", action="store_true", help="continue the interrupted run in --run-dir")
+    tr.add_argument("--run-dir", default=None, help="checkpoint folder (default: the cache, runs/MODEL-PROFILE)")
+    tr.add_argument("--steps", type=_positive, default=None, help="override the profile's iteration budget")
+    tr.add_argument("--seconds", type=_positive, default=None, help="override the profile's time budget")
+    tr.add_argument("--name", default=None, help="registry name (default MODEL-PROFILE)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    wt = sub.add_parser("weights", help="list the registered weights or verify their sha256")
+    wt.add_argument("action", choices=("list", "verify"))
 
     dt = sub.add_parser("data", help="download the benchmark images and check their sha256")
     dt.add_argument("dest", nargs="?", default=None, help="folder (default: $STYLELIB_DATA or ./data)")
@@ -79,6 +107,7 @@ def _stylize(args: argparse.Namespace) -> int:
     options = {
         "steps": args.steps, "optimizer": args.optimizer, "init": args.init, "style_weight": args.style_weight,
         "preserve_color": args.preserve_color, "precision": args.precision, "seed": args.seed,
+        "alpha": args.alpha, "weights": args.weights,
     }
     unsupported = [k for k, v in options.items() if v is not None and k not in method.options]
     if unsupported:
@@ -99,6 +128,40 @@ def _methods(_: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from . import training_jobs
+
+    overrides = {k: v for k, v in (("steps", args.steps), ("seconds", args.seconds)) if v is not None}
+    recs = training_jobs.train(args.model, args.profile, run_dir=args.run_dir, resume=args.resume,
+                               progress=not args.quiet, name=args.name, **overrides)
+    for rec in recs:
+        print(f"registered {rec.name}: {rec.file} ({rec.size_bytes / 2**20:.1f} MB), {rec.iterations} iterations "
+              f"in {rec.seconds / 60:.1f} min; {', '.join(f'{k}={v}' for k, v in rec.metrics.items())}",
+              file=sys.stderr)
+    return 0
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from . import registry
+
+    if args.action == "list":
+        found = registry.entries()
+        if not found:
+            print(f"no weights registered in {registry.weights_dir()}")
+        for name, rec in found.items():
+            print(f"{name:20s} {rec.model:8s} {rec.profile:6s} {rec.iterations:7d} it {rec.seconds / 60:6.1f} min "
+                  f"{rec.size_bytes / 2**20:5.1f} MB  {rec.data}")
+        return 0
+    bad = 0
+    for name, ok, message in registry.verify():
+        print(f"{'ok ' if ok else 'BAD'} {name}: {message}")
+        bad += not ok
+    if bad:
+        print(f"stylelib: error: {bad} registered weights file(s) failed verification", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
     from .data.download import main as download_main
 
@@ -110,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"stylize": _stylize, "methods": _methods, "data": _data}[args.command]
+    handler = {"stylize": _stylize, "methods": _methods, "data": _data, "train": _train,
+               "weights": _weights}[args.command]
     try:
         return handler(args)
     except (StylelibError, ValueError) as exc:

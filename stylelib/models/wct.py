@@ -1,0 +1,324 @@
+"""Universal style transfer via whitening and colouring transforms (WCT).
+
+"Universal Style Transfer via Feature Transforms", Y. Li, C. Fang, J. Yang,
+Z. Wang, X. Lu, M.-H. Yang, NeurIPS 2017.
+
+No network is trained on styles.  Five decoders are trained only to invert
+VGG-19 at relu1_1 ... relu5_1 (pixel loss plus feature loss, Eq. 1).  To
+stylise, the content features at a level are *whitened* (their covariance
+becomes the identity) and then *coloured* with the style features'
+covariance and mean (Eqs. 2-3)::
+
+    f_w  = E_c D_c^{-1/2} E_c^T (f_c - m_c)
+    f_cs = E_s D_s^{1/2}  E_s^T  f_w + m_s
+
+blended with the content features by ``alpha`` (Eq. 4) and decoded.  The
+multi-level pipeline (Fig. 1c) runs coarse to fine: relu5_1 first, each
+level's decoded image being the content input of the next.
+
+The eigendecompositions run in float64 on covariances regularised by a small
+multiple of their mean variance, with the eigenvalues floored at that
+multiple, so rank-deficient features (more channels than positions, or
+constant channels) stay finite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .. import methods, registry
+from ..train import Budget, TrainResult, fit
+from ..vgg import ACTIVATION_SCALE, VGG19Features
+from .decoders import DECODER_LAYERS, MirrorDecoder
+
+LEVELS = DECODER_LAYERS  # relu1_1 .. relu5_1
+
+
+# ----------------------------------------------------------------------------- whitening and colouring
+def _as_matrix(f: torch.Tensor) -> torch.Tensor:
+    if f.dim() == 4:
+        if f.shape[0] != 1:
+            raise ValueError(f"WCT works on one image at a time; got a batch of {f.shape[0]} feature maps")
+        return f[0].reshape(f.shape[1], -1)
+    if f.dim() != 2:
+        raise ValueError(f"expected features [1, C, H, W] or a matrix [C, N], got {tuple(f.shape)}")
+    return f
+
+
+def covariance(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``[C, 1]`` and covariance ``[C, C]`` of features ``[C, N]`` (or ``[1, C, H, W]``), in float64."""
+    x = _as_matrix(f).double()
+    n = x.shape[1]
+    if n < 2:
+        raise ValueError("WCT needs at least 2 feature positions; the image is too small for this layer")
+    mean = x.mean(1, keepdim=True)
+    xc = x - mean
+    return mean, xc @ xc.T / (n - 1)
+
+
+def _eigh(cov: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    reg = eps * cov.diagonal().mean().clamp_min(1e-12)
+    eye = torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
+    vals, vecs = torch.linalg.eigh(cov + reg * eye)
+    return vals.clamp_min(reg), vecs
+
+
+def whiten(f: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Eq. 2: centred features with identity covariance (float64 ``[C, N]``)."""
+    mean, cov = covariance(f)
+    vals, vecs = _eigh(cov, eps)
+    return vecs @ torch.diag(vals.rsqrt()) @ vecs.T @ (_as_matrix(f).double() - mean)
+
+
+def colour(whitened: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Eq. 3: give whitened features ``[C, N]`` the covariance and mean of ``style`` (float64 ``[C, N]``)."""
+    mean, cov = covariance(style)
+    vals, vecs = _eigh(cov, eps)
+    return vecs @ torch.diag(vals.sqrt()) @ vecs.T @ whitened.double() + mean
+
+
+def wct(content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0, eps: float = 1e-5) -> torch.Tensor:
+    """Whiten ``content`` ``[1, C, H, W]``, colour it with ``style`` ``[1, C, H', W']``, blend by ``alpha`` (Eq. 4)."""
+    if content.shape[1] != style.shape[1]:
+        raise ValueError(f"wct: content has {content.shape[1]} channels, style {style.shape[1]}")
+    fcs = colour(whiten(content, eps), style, eps).to(content.dtype).reshape(content.shape)
+    return alpha * fcs + (1 - alpha) * content
+
+
+# ----------------------------------------------------------------------------- configuration
+@dataclass
+class WCTConfig:
+    """Decoder training and transfer settings of WCT; :meth:`deviations` lists paper vs ours.
+
+    ``steps``/``seconds`` are per decoder, finest level first (relu1_1 ... relu5_1).
+    """
+
+    levels: tuple[str, ...] = LEVELS
+    #: weight of the feature reconstruction loss (lambda in Eq. 1)
+    feature_weight: float = 1.0
+    lr: float = 5e-4
+    warmup: int = 50
+    batch_size: int = 4
+    crop: int = 128
+    load_size: int = 256
+    steps: tuple[int, ...] = (300, 500, 800, 1000, 1000)
+    seconds: tuple[float, ...] | None = (120.0, 240.0, 480.0, 900.0, 900.0)
+    #: the relu5_1 decoder drops the repeated convolutions of blocks 4 and 5 and caps widths at 256
+    slim_deep_decoder: bool = True
+    checkpoint_every: int = 200
+    seed: int = 0
+    eps: float = 1e-5
+    alpha: float = 1.0
+    precision: str = "bf16"
+    profile: str = "quick"
+
+    def __post_init__(self) -> None:
+        self.levels = tuple(self.levels)
+        self.steps = tuple(int(s) for s in self.steps)
+        if self.seconds is not None:
+            self.seconds = tuple(float(s) for s in self.seconds)
+        if len(self.steps) != len(self.levels) or (self.seconds is not None and len(self.seconds) != len(self.levels)):
+            raise ValueError("WCTConfig: steps and seconds need one value per level")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+
+    @classmethod
+    def for_profile(cls, profile: str) -> "WCTConfig":
+        if profile == "paper":
+            return cls.paper()
+        if profile == "quick":
+            return cls()
+        if profile == "ci":
+            return cls(steps=(2,) * 5, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1,
+                       profile="ci")
+        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+
+    @classmethod
+    def paper(cls) -> "WCTConfig":
+        # MS-COCO, 256 px crops; the authors' code trains each decoder for several epochs (batch 8)
+        return cls(lr=1e-4, warmup=0, batch_size=8, crop=256, load_size=512, steps=(40_000,) * 5, seconds=None,
+                   slim_deep_decoder=False, precision="fp32", checkpoint_every=2000, profile="paper")
+
+    def replace(self, **changes) -> "WCTConfig":
+        return dataclasses.replace(self, **changes)
+
+    def decoder(self, level: str) -> MirrorDecoder:
+        if level == "relu5_1" and self.slim_deep_decoder:
+            return MirrorDecoder(level, slim_blocks=(4, 5), max_width=256)
+        return MirrorDecoder(level)
+
+    def deviations(self) -> list[dict[str, str]]:
+        paper = self.paper()
+        why = {
+            "lr": "short CPU run; a higher rate with warm-up reaches usable decoders within minutes",
+            "warmup": "avoids the first Adam steps overshooting at the higher rate",
+            "batch_size": "2-core CPU",
+            "crop": "CPU budget; the decoders are fully convolutional",
+            "load_size": "keeps the 1:2 ratio of crop to resized image",
+            "steps": "minutes per decoder on a CPU instead of hours on a GPU",
+            "seconds": "the CPU run also stops at a wall-time budget per decoder",
+            "slim_deep_decoder": "the full relu5_1 mirror has 12.9 M parameters (26 MB in fp16); the slim one "
+                                 "4.1 M (8 MB) fits the 10 MB limit for committed weights",
+            "precision": "bf16 autocast in the frozen encoder is about 1.4x faster on this CPU",
+            "checkpoint_every": "bookkeeping only",
+            "profile": "name of the settings",
+        }
+        rows = []
+        for f in dataclasses.fields(self):
+            a, b = getattr(paper, f.name), getattr(self, f.name)
+            if a != b:
+                rows.append({"parameter": f.name, "paper": str(a), "ours": str(b), "why": why.get(f.name, "")})
+        rows.append({"parameter": "training data", "paper": "MS-COCO", "ours": "DPST photos and art-set paintings",
+                     "why": "offline machine; the benchmark images are the data we have"})
+        return rows
+
+
+# ----------------------------------------------------------------------------- networks
+class WCTNet(torch.nn.Module):
+    """The frozen VGG-19 encoder and one reconstruction decoder per level."""
+
+    def __init__(self, cfg: WCTConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or WCTConfig()
+        self.encoder = VGG19Features(self.cfg.levels)
+        self.decoders = torch.nn.ModuleDict({lv: self.cfg.decoder(lv) for lv in self.cfg.levels})
+
+    def encode(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        if self.cfg.precision == "bf16" and x.device.type == "cpu":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                feats = self.encoder(x, tuple(layers))
+            return {k: v.float() for k, v in feats.items()}
+        return self.encoder(x, tuple(layers))
+
+    def reconstruction_losses(self, level: str, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Eq. 1: pixel MSE plus ``feature_weight`` times the feature MSE (features / ACTIVATION_SCALE)."""
+        with torch.no_grad():
+            target = self.encode(images, [level])[level]
+        out = self.decoders[level](target)
+        feat = self.encode(out, [level])[level]
+        s = 1.0 / ACTIVATION_SCALE[level]
+        pixel = F.mse_loss(out, images)
+        feature = F.mse_loss(feat * s, target * s)
+        return {"loss": pixel + self.cfg.feature_weight * feature, "pixel": pixel, "feature": feature}
+
+    @torch.no_grad()
+    def reconstruct(self, image: torch.Tensor, level: str) -> torch.Tensor:
+        x, (h, w) = _pad(image, 16)
+        return self.decoders[level](self.encode(x, [level])[level]).clamp(0, 1)[..., :h, :w]
+
+
+def _pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    return x, (h, w)
+
+
+# ----------------------------------------------------------------------------- training
+def train_wct(cfg: WCTConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True,
+              levels: Sequence[str] | None = None) -> tuple[WCTNet, dict[str, TrainResult], str]:
+    """Train the reconstruction decoders one after the other (finest first)."""
+    from pathlib import Path
+
+    from ..data.training import CropSampler, training_images
+
+    cfg = cfg or WCTConfig()
+    cfiles, cdesc = training_images("content")
+    sfiles, sdesc = training_images("style")
+    images = CropSampler(cfiles + sfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
+    torch.manual_seed(cfg.seed)
+    net = WCTNet(cfg)
+    results: dict[str, TrainResult] = {}
+    for i, level in enumerate(cfg.levels):
+        if levels is not None and level not in levels:
+            continue
+        dec = net.decoders[level]
+        opt = torch.optim.Adam(dec.parameters(), lr=cfg.lr)
+        sub = Path(run_dir) / level if run_dir is not None else None
+        budget = Budget(cfg.steps[i], None if cfg.seconds is None else cfg.seconds[i], cfg.checkpoint_every, cfg.seed + i)
+
+        def step_fn(step: int, g: torch.Generator, level=level) -> dict[str, torch.Tensor]:
+            return net.reconstruction_losses(level, images.sample(cfg.batch_size, g))
+
+        config = dataclasses.asdict(cfg) | {"level": level}
+        again = resume and sub is not None and (sub / "state.pt").is_file()
+        results[level] = fit(dec, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress, config=config,
+                             desc=f"wct {level} ({cfg.profile})",
+                             scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
+    return net, results, f"photos and paintings: {cdesc} + {sdesc}"
+
+
+def reconstruction_psnr(net: WCTNet, level: str, size: int = 256) -> dict[str, float]:
+    """Median PSNR of one decoder's reconstructions of the held-out photos."""
+    from ..data.training import held_out_photos
+    from ..images import load_image
+    from ..metrics import psnr
+
+    files, _ = held_out_photos()
+    values = sorted(psnr(net.reconstruct(img, level), img) for img in (load_image(f, size=size) for f in files))
+    return {"psnr_median_db": round(values[len(values) // 2], 2), "psnr_min_db": round(values[0], 2),
+            "psnr_images": len(values), "psnr_size": size}
+
+
+def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
+                       name: str | None = None, **overrides) -> list[registry.Entry]:
+    """``stylelib train wct``: train every decoder, register each as ``wct-<profile>-<level>``."""
+    cfg = WCTConfig.for_profile(profile).replace(**overrides)
+    net, results, data = train_wct(cfg, run_dir=run_dir, resume=resume, progress=progress)
+    base = name or f"wct-{profile}"
+    out = []
+    for level, res in results.items():
+        metrics = reconstruction_psnr(net, level)
+        metrics["final_loss_mean_last_50"] = float(res.history["loss"].tail(50).mean())
+        metrics["stopped_by"] = res.stopped_by
+        out.append(registry.register(f"{base}-{level}", net.decoders[level].state_dict(), model="wct",
+                                     profile=profile, config=dataclasses.asdict(cfg) | {"level": level}, data=data,
+                                     iterations=res.steps, seconds=res.seconds, metrics=metrics))
+    return out
+
+
+# ----------------------------------------------------------------------------- inference
+@functools.lru_cache(maxsize=2)
+def load_wct(weights: str = "wct-quick") -> WCTNet:
+    """The WCT network with the decoders registered as ``<weights>-relu1_1`` ... (sha256 checked)."""
+    known = {f.name for f in dataclasses.fields(WCTConfig)}
+    net = None
+    for level in LEVELS:
+        state, rec = registry.load(f"{weights}-{level}")
+        if net is None:
+            net = WCTNet(WCTConfig(**{k: v for k, v in rec.config.items() if k in known}))
+        net.decoders[level].load_state_dict(state)
+    assert net is not None
+    net.eval()
+    return net
+
+
+@methods.register("wct", "WCT (Li et al., NeurIPS 2017): whitening and colouring, five decoders",
+                  options=("alpha", "weights"))
+@torch.no_grad()
+def stylize_wct(content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.0,
+                levels: Sequence[str] = ("relu5_1", "relu4_1", "relu3_1", "relu2_1", "relu1_1"),
+                weights: str = "wct-quick", net: WCTNet | None = None, progress: bool = False) -> torch.Tensor:
+    """Multi-level coarse-to-fine WCT (Li et al. 2017, Fig. 1c) of ``content`` ``[1, 3, H, W]``."""
+    from tqdm.auto import tqdm
+
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    for lv in levels:
+        if lv not in LEVELS:
+            raise ValueError(f"wct: unknown level {lv!r}; choose from {LEVELS}")
+    net = net or load_wct(weights)
+    x, (h, w) = _pad(content, 16)
+    fs_all = net.encode(style, levels)
+    for lv in tqdm(levels, desc="wct", disable=not progress, leave=False):
+        fc = net.encode(x, [lv])[lv]
+        t = wct(fc, fs_all[lv], alpha, net.cfg.eps)
+        x = net.decoders[lv](t).clamp(0, 1)
+    return x[..., :h, :w]

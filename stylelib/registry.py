@@ -1,0 +1,180 @@
+"""The weights registry: trained weights by name, with their provenance and sha256.
+
+Every network the notebooks need is trained by ``stylelib`` itself
+(``stylelib train MODEL --profile PROFILE``) and registered here under a
+name such as ``adain-quick``.  An entry records the file, its sha256, the
+model and profile, the full configuration, the data it was trained on, the
+number of iterations and the wall time, and measured figures.
+
+Files live in the registry folder: ``$STYLELIB_WEIGHTS`` when set, else the
+``weights`` folder inside the package (where the committed weights are).
+Registered weights are stored in fp16 (committed files must stay under
+:data:`MAX_COMMITTED_BYTES`) and loaded back as fp32.
+
+:func:`load` refuses a file whose sha256 differs from the registry's, and a
+missing file, with a one-line :class:`~stylelib.errors.WeightsError` that
+names the file and the command that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors.torch import load as load_bytes, save
+
+from .atomic import atomic_write_bytes, atomic_write_text
+from .errors import WeightsError
+
+WEIGHTS_ENV = "STYLELIB_WEIGHTS"
+REGISTRY_FILE = "registry.json"
+#: The size limit for weights committed to the repository.
+MAX_COMMITTED_BYTES = 10 * 2**20
+_PACKAGE_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def weights_dir() -> Path:
+    """The registry folder: ``$STYLELIB_WEIGHTS`` or the package's ``weights`` folder."""
+    value = os.environ.get(WEIGHTS_ENV, "").strip()
+    return Path(value).expanduser() if value else _PACKAGE_DIR
+
+
+@dataclass
+class Entry:
+    """One registered set of weights."""
+
+    name: str
+    file: str
+    sha256: str
+    model: str
+    profile: str
+    config: dict[str, Any]
+    data: str
+    iterations: int
+    seconds: float
+    dtype: str = "float16"
+    size_bytes: int = 0
+    created: str = ""
+    device: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def command(self) -> str:
+        """The command that (re)makes these weights."""
+        return f"stylelib train {self.model} --profile {self.profile}"
+
+
+def _read(root: Path) -> dict[str, Entry]:
+    path = root / REGISTRY_FILE
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return {name: Entry(**fields) for name, fields in raw.items()}
+
+
+def entries(root: str | Path | None = None) -> dict[str, Entry]:
+    """Every registered entry, by name."""
+    return _read(Path(root) if root is not None else weights_dir())
+
+
+def entry(name: str, root: str | Path | None = None) -> Entry:
+    found = entries(root)
+    if name not in found:
+        model, _, profile = name.partition("-")
+        hint = f"; make them with `stylelib train {model} --profile {profile or 'quick'}`" if model else ""
+        where = Path(root) if root is not None else weights_dir()
+        raise WeightsError(f"no weights named {name!r} in {where / REGISTRY_FILE}{hint}")
+    return found[name]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def register(name: str, state: Mapping[str, torch.Tensor], *, model: str, profile: str, config: Mapping[str, Any],
+             data: str, iterations: int, seconds: float, metrics: Mapping[str, Any] | None = None,
+             dtype: torch.dtype = torch.float16, root: str | Path | None = None) -> Entry:
+    """Save ``state`` (floating tensors cast to ``dtype``) as ``<name>.safetensors`` and record it.
+
+    Both the weights file and ``registry.json`` are written atomically.
+    """
+    folder = Path(root) if root is not None else weights_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
+               for k, v in state.items()}
+    blob = save(tensors, metadata={"name": name, "model": model, "profile": profile})
+    fname = f"{name}.safetensors"
+    atomic_write_bytes(folder / fname, blob)
+    rec = Entry(
+        name=name, file=fname, sha256=hashlib.sha256(blob).hexdigest(), model=model, profile=profile,
+        config=json.loads(json.dumps(dict(config), default=str)), data=data, iterations=int(iterations),
+        seconds=round(float(seconds), 1), dtype=str(dtype).replace("torch.", ""), size_bytes=len(blob),
+        created=time.strftime("%Y-%m-%d"), device=_device_name(), metrics=dict(metrics or {}),
+    )
+    found = _read(folder)
+    found[name] = rec
+    text = json.dumps({k: asdict(v) for k, v in sorted(found.items())}, indent=2) + "\n"
+    atomic_write_text(folder / REGISTRY_FILE, text)
+    return rec
+
+
+def update_metrics(name: str, metrics: Mapping[str, Any], root: str | Path | None = None) -> Entry:
+    """Add measured figures to an entry (its file is not touched)."""
+    folder = Path(root) if root is not None else weights_dir()
+    found = _read(folder)
+    if name not in found:
+        raise WeightsError(f"no weights named {name!r} in {folder / REGISTRY_FILE}")
+    found[name].metrics.update(json.loads(json.dumps(dict(metrics), default=str)))
+    atomic_write_text(folder / REGISTRY_FILE, json.dumps({k: asdict(v) for k, v in sorted(found.items())}, indent=2) + "\n")
+    return found[name]
+
+
+def _device_name() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({os.cpu_count()} cores)"
+
+
+def check(name: str, root: str | Path | None = None) -> tuple[Entry, Path]:
+    """The entry and its file, after checking that the file exists and its sha256 matches."""
+    rec = entry(name, root)
+    path = (Path(root) if root is not None else weights_dir()) / rec.file
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights {name!r} are missing; make them with `{rec.command}`")
+    digest = sha256_file(path)
+    if digest != rec.sha256:
+        raise WeightsError(f"{path}: sha256 {digest[:12]}... does not match the registry's {rec.sha256[:12]}... "
+                           f"(corrupt or changed file); remake it with `{rec.command}`")
+    return rec, path
+
+
+def load(name: str, root: str | Path | None = None, dtype: torch.dtype = torch.float32) -> tuple[dict[str, torch.Tensor], Entry]:
+    """The state dict registered as ``name`` (floating tensors as ``dtype``) and its entry; hash checked."""
+    rec, path = check(name, root)
+    state = load_bytes(path.read_bytes())
+    return {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}, rec
+
+
+def verify(root: str | Path | None = None) -> list[tuple[str, bool, str]]:
+    """``(name, ok, message)`` for every entry: file present, sha256 matching."""
+    out = []
+    for name in entries(root):
+        try:
+            rec, path = check(name, root)
+            out.append((name, True, f"{path.name}: ok ({rec.size_bytes / 2**20:.1f} MB, sha256 {rec.sha256[:12]})"))
+        except WeightsError as exc:
+            out.append((name, False, str(exc)))
+    return out

@@ -1,0 +1,226 @@
+"""The one training loop every model in the suite uses.
+
+:func:`fit` runs ``step_fn`` (which computes the losses of one batch) under
+an optimizer until an iteration budget or a time budget is spent, with
+
+* a tqdm progress bar showing the running loss;
+* periodic atomic checkpoints in ``run_dir``: the trainable weights
+  (``checkpoint.safetensors``), the optimizer state, the RNG states and the
+  step (``state.pt``), the configuration (``config.json``) and the loss
+  history so far (``history.csv``);
+* resumption from that checkpoint (``resume=True``), which ends with exactly
+  the weights an uninterrupted run with the same seed would have: batches are
+  drawn from a generator seeded by ``(seed, step)``, so they do not depend on
+  how many steps ran before an interruption;
+* a checkpoint on Ctrl-C before the interruption is passed on.
+
+The loss history comes back as a pandas DataFrame (one row per step: the
+step, the seconds since the start, and every loss term ``step_fn``
+returned) and is saved as ``history.csv``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save
+from torch import nn
+from tqdm.auto import tqdm
+
+from .atomic import atomic_write_bytes, atomic_write_text
+from .errors import StylelibError
+
+CHECKPOINT = "checkpoint.safetensors"
+STATE = "state.pt"
+CONFIG = "config.json"
+HISTORY = "history.csv"
+
+
+class TrainingError(StylelibError, RuntimeError):
+    """A training run cannot start or resume (bad budget, mismatched checkpoint...)."""
+
+
+@dataclass
+class Budget:
+    """When to stop and how often to checkpoint.
+
+    ``steps`` is the total number of optimizer steps of the run (a resumed
+    run continues up to it); ``seconds`` stops earlier when the wall time of
+    this invocation exceeds it (``None``: no time limit).
+    """
+
+    steps: int
+    seconds: float | None = None
+    checkpoint_every: int = 200
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise TrainingError(f"the iteration budget must be at least 1 step, got {self.steps}")
+        if self.seconds is not None and self.seconds <= 0:
+            raise TrainingError(f"the time budget must be positive, got {self.seconds} s")
+        if self.checkpoint_every < 1:
+            raise TrainingError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+
+
+@dataclass
+class TrainResult:
+    history: pd.DataFrame
+    steps: int  # optimizer steps done in total (including those before a resume)
+    seconds: float  # wall time in total (including the time before a resume)
+    stopped_by: str  # "steps" or "time"
+    run_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The random generator for the batch of ``step``: a function of ``(seed, step)`` only."""
+    g = torch.Generator()
+    g.manual_seed((int(seed) * 1_000_003 + int(step)) % (2**63 - 1))
+    return g
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def _trainable(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state without its frozen parameters (a frozen encoder is not saved)."""
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    return {k: v.detach().contiguous() for k, v in model.state_dict().items() if k not in frozen}
+
+
+def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int,
+                    seconds: float, config: Mapping[str, Any], history: list[dict]) -> None:
+    """Write the four checkpoint files atomically (each file is complete or absent)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.clone() for k, v in _trainable(model).items()}
+    atomic_write_bytes(run_dir / CHECKPOINT, save(state, metadata={"step": str(step)}))
+    buf = io.BytesIO()
+    torch.save({"optimizer": optimizer.state_dict(), "rng": _rng_state(), "step": step, "seconds": seconds}, buf)
+    atomic_write_bytes(run_dir / STATE, buf.getvalue())
+    atomic_write_text(run_dir / CONFIG, json.dumps(dict(config), indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))
+
+
+def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    config: Mapping[str, Any]) -> tuple[int, float, list[dict]]:
+    """Restore weights, optimizer and RNG states from ``run_dir``; return ``(step, seconds, history)``."""
+    missing = [n for n in (CHECKPOINT, STATE, CONFIG) if not (run_dir / n).is_file()]
+    if missing:
+        raise TrainingError(f"{run_dir}: cannot resume, no checkpoint there (missing {', '.join(missing)})")
+    saved = json.loads((run_dir / CONFIG).read_text())
+    now = json.loads(json.dumps(dict(config), sort_keys=True, default=str))
+    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in ("budget",))
+    if diff:
+        raise TrainingError(f"{run_dir}: the checkpoint was made with a different configuration "
+                            f"({', '.join(diff[:4])} differ); use another run folder or the same settings")
+    weights = load_file(str(run_dir / CHECKPOINT))
+    result = model.load_state_dict(weights, strict=False)
+    if result.unexpected_keys:
+        raise TrainingError(f"{run_dir / CHECKPOINT}: unexpected weights {result.unexpected_keys[:3]}")
+    state = torch.load(run_dir / STATE, weights_only=False)
+    optimizer.load_state_dict(state["optimizer"])
+    _set_rng_state(state["rng"])
+    history = pd.read_csv(run_dir / HISTORY).to_dict("records") if (run_dir / HISTORY).is_file() else []
+    history = [r for r in history if r["step"] <= state["step"]]
+    return int(state["step"]), float(state["seconds"]), history
+
+
+def fit(
+    model: nn.Module,
+    step_fn: Callable[[int, torch.Generator], Mapping[str, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    budget: Budget,
+    *,
+    run_dir: str | Path | None = None,
+    config: Mapping[str, Any] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    desc: str = "train",
+    scheduler: Callable[[int], float] | None = None,
+    on_step: Callable[[int, Mapping[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` with ``optimizer`` until ``budget`` is spent.
+
+    ``step_fn(step, generator)`` computes the losses of step ``step`` (its
+    batch drawn with ``generator``) and returns a mapping of scalar tensors
+    whose ``"loss"`` entry is minimised; the others are logged.
+    ``scheduler(step)``, when given, is the learning-rate factor of each step
+    (applied to the optimizer's initial rates).  Checkpoints go to
+    ``run_dir`` when it is given; ``resume=True`` continues from them.
+    """
+    config = dict(config or {})
+    run_path = Path(run_dir) if run_dir is not None else None
+    if resume and run_path is None:
+        raise TrainingError("resume=True needs the run folder of the interrupted run")
+    torch.manual_seed(budget.seed)
+    np.random.seed(budget.seed % 2**32)
+    random.seed(budget.seed)
+    start, before, history = 0, 0.0, []
+    if resume:
+        start, before, history = load_checkpoint(run_path, model, optimizer, config)
+    base_lrs = [g["lr"] for g in optimizer.param_groups] if "initial_lr" not in optimizer.param_groups[0] else \
+        [g["initial_lr"] for g in optimizer.param_groups]
+    for g, lr in zip(optimizer.param_groups, base_lrs):
+        g["initial_lr"] = lr
+    model.train()
+    t0 = time.perf_counter()
+    stopped_by = "steps"
+    step = start
+    running = None
+    bar = tqdm(total=budget.steps, initial=start, desc=desc, disable=not progress, dynamic_ncols=True)
+    try:
+        while step < budget.steps:
+            if budget.seconds is not None and time.perf_counter() - t0 >= budget.seconds:
+                stopped_by = "time"
+                break
+            if scheduler is not None:
+                for g, lr in zip(optimizer.param_groups, base_lrs):
+                    g["lr"] = lr * scheduler(step)
+            losses = step_fn(step, step_generator(budget.seed, step))
+            loss = losses["loss"]
+            if not torch.isfinite(loss):
+                raise TrainingError(f"{desc}: the loss became {loss.item()} at step {step}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            row = {"step": step, "seconds": before + time.perf_counter() - t0}
+            row.update({k: float(v.detach()) for k, v in losses.items()})
+            history.append(row)
+            running = row["loss"] if running is None else 0.95 * running + 0.05 * row["loss"]
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4g}")
+            if on_step is not None:
+                on_step(step, row)
+            if run_path is not None and (step % budget.checkpoint_every == 0 or step == budget.steps):
+                save_checkpoint(run_path, model, optimizer, step, before + time.perf_counter() - t0, config, history)
+    except KeyboardInterrupt:
+        if run_path is not None and step > start:
+            save_checkpoint(run_path, model, optimizer, step, before + time.perf_counter() - t0, config, history)
+            bar.write(f"{desc}: interrupted at step {step}; checkpoint saved in {run_path} (resume to continue)")
+        raise
+    finally:
+        bar.close()
+    seconds = before + time.perf_counter() - t0
+    if run_path is not None and (not history or history[-1]["step"] % budget.checkpoint_every):
+        save_checkpoint(run_path, model, optimizer, step, seconds, config, history)
+    model.eval()
+    frame = pd.DataFrame(history, columns=None if history else ["step", "seconds", "loss"])
+    return TrainResult(frame, step, seconds, stopped_by, run_path)

@@ -1,0 +1,37 @@
+"""``stylelib train MODEL``: the models that train a network, and where their runs checkpoint.
+
+Each entry maps a model name to its ``train_and_register(profile, ...)``
+function, which trains at a profile (``ci``, ``quick`` or ``paper``),
+measures what the model's notebook reports about the weights, and records
+them in the weights registry (:mod:`stylelib.registry`) as
+``MODEL-PROFILE``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from .paths import cache_dir
+from .registry import Entry
+
+#: model name -> module holding its ``train_and_register``
+TRAINABLE: dict[str, str] = {
+    "adain": "stylelib.models.adain",
+    "wct": "stylelib.models.wct",
+}
+
+
+def default_run_dir(model: str, profile: str) -> Path:
+    """Checkpoints of ``stylelib train MODEL --profile PROFILE``: ``<cache>/runs/MODEL-PROFILE``."""
+    return cache_dir() / "runs" / f"{model}-{profile}"
+
+
+def train(model: str, profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
+          name: str | None = None, **overrides) -> list[Entry]:
+    if model not in TRAINABLE:
+        raise ValueError(f"no trainable model {model!r}; choose one of {', '.join(sorted(TRAINABLE))}")
+    module = importlib.import_module(TRAINABLE[model])
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(model, profile)
+    return module.train_and_register(profile, run_dir=run_dir, resume=resume, progress=progress, name=name,
+                                     **overrides)
