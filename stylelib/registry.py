@@ -89,7 +89,8 @@ def entries(root: str | Path | None = None) -> dict[str, Entry]:
 def entry(name: str, root: str | Path | None = None) -> Entry:
     found = entries(root)
     if name not in found:
-        model, _, profile = name.partition("-")
+        model, _, rest = name.partition("-")
+        profile = rest.split("-")[0]
         hint = f"; make them with `stylelib train {model} --profile {profile or 'quick'}`" if model else ""
         where = Path(root) if root is not None else weights_dir()
         raise WeightsError(f"no weights named {name!r} in {where / REGISTRY_FILE}{hint}")

@@ -43,6 +43,8 @@ CHECKPOINT = "checkpoint.safetensors"
 STATE = "state.pt"
 CONFIG = "config.json"
 HISTORY = "history.csv"
+#: configuration keys that may change on resume (a run can be extended with a larger budget)
+BUDGET_KEYS = frozenset({"steps", "seconds", "checkpoint_every"})
 
 
 class TrainingError(StylelibError, RuntimeError):
@@ -126,7 +128,7 @@ def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
         raise TrainingError(f"{run_dir}: cannot resume, no checkpoint there (missing {', '.join(missing)})")
     saved = json.loads((run_dir / CONFIG).read_text())
     now = json.loads(json.dumps(dict(config), sort_keys=True, default=str))
-    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in ("budget",))
+    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in BUDGET_KEYS)
     if diff:
         raise TrainingError(f"{run_dir}: the checkpoint was made with a different configuration "
                             f"({', '.join(diff[:4])} differ); use another run folder or the same settings")

@@ -78,3 +78,52 @@ class TestEntryPoint:
         exe = Path(sys.executable).with_name("stylelib")
         proc = subprocess.run([str(exe), "methods"], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0 and proc.stdout.startswith("gatys")
+
+
+class TestFeedForward:
+    """`stylize --method adain|wct` with the committed weights; `train` and its errors."""
+
+    @pytest.mark.parametrize("method", ["adain", "wct"])
+    def test_stylize_with_alpha(self, method, images, tmp_path, capsys):
+        out = tmp_path / f"{method}.png"
+        code, err = _run(["stylize", "--method", method, images / "content.png", images / "style.jpg", "-o", out,
+                          "--size", "48", "--alpha", "0.7", "--quiet"], capsys)
+        assert code == 0, err
+        assert Image.open(out).size == (48, 40)
+
+    def test_alpha_out_of_range(self, images, tmp_path, capsys):
+        with pytest.raises(SystemExit) as exc:
+            main(["stylize", "--method", "adain", str(images / "content.png"), str(images / "style.jpg"), "-o",
+                  str(tmp_path / "o.png"), "--alpha", "1.5"])
+        assert exc.value.code == 2
+        assert "expected a number in [0, 1]" in capsys.readouterr().err
+
+    def test_alpha_is_refused_by_gatys(self, images, tmp_path, capsys):
+        out = tmp_path / "o.png"
+        code, err = _run(["stylize", images / "content.png", images / "style.jpg", "-o", out, "--alpha", "0.5"],
+                         capsys)
+        assert code == 2 and "does not take --alpha" in err and not out.exists()
+
+    def test_missing_weights_name_the_train_command(self, images, tmp_path, capsys):
+        out = tmp_path / "o.png"
+        code, err = _run(["stylize", "--method", "adain", images / "content.png", images / "style.jpg", "-o", out,
+                          "--weights", "adain-paper", "--quiet"], capsys)
+        assert code == 2 and "stylelib train adain --profile paper" in err and not out.exists()
+        assert err.count("\n") == 1
+
+    def test_train_unknown_model(self, capsys):
+        code, err = _run(["train", "cyclegan", "--quiet"], capsys)
+        assert code == 2 and "no trainable model 'cyclegan'" in err
+
+    def test_train_ci_profile_registers_weights(self, tmp_path, monkeypatch, capsys):
+        monkeypatch.setenv("STYLELIB_WEIGHTS", str(tmp_path / "weights"))
+        monkeypatch.setenv("STYLELIB_DATA", str(tmp_path / "no-data"))  # the embedded set: fast and always there
+        code, err = _run(["train", "adain", "--profile", "ci", "--run-dir", tmp_path / "run", "--steps", "2",
+                          "--quiet"], capsys)
+        assert code == 0, err
+        assert "registered adain-ci" in err and "psnr_median_db" in err
+        assert (tmp_path / "weights" / "adain-ci.safetensors").is_file()
+        code, err = _run(["train", "adain", "--profile", "ci", "--run-dir", tmp_path / "run", "--steps", "3",
+                          "--resume", "--quiet"], capsys)
+        assert code == 0, err
+        assert "3 iterations" in err

@@ -16,10 +16,9 @@ blended with the content features by ``alpha`` (Eq. 4) and decoded.  The
 multi-level pipeline (Fig. 1c) runs coarse to fine: relu5_1 first, each
 level's decoded image being the content input of the next.
 
-The eigendecompositions run in float64 on covariances regularised by a small
-multiple of their mean variance, with the eigenvalues floored at that
-multiple, so rank-deficient features (more channels than positions, or
-constant channels) stay finite.
+The eigendecompositions run in float64; eigenvalues below a small multiple
+(``eps``) of the mean variance are treated as zero, so rank-deficient
+features (more channels than positions, or constant channels) stay finite.
 """
 
 from __future__ import annotations
@@ -62,25 +61,32 @@ def covariance(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, xc @ xc.T / (n - 1)
 
 
-def _eigh(cov: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    reg = eps * cov.diagonal().mean().clamp_min(1e-12)
-    eye = torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
-    vals, vecs = torch.linalg.eigh(cov + reg * eye)
-    return vals.clamp_min(reg), vecs
+def _eigh(cov: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eigenvalues, eigenvectors, and which eigenvalues exceed ``eps`` times the mean variance."""
+    floor = eps * cov.diagonal().mean().clamp_min(1e-12)
+    vals, vecs = torch.linalg.eigh(cov)
+    return vals.clamp_min(floor), vecs, vals > floor
 
 
 def whiten(f: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Eq. 2: centred features with identity covariance (float64 ``[C, N]``)."""
+    """Eq. 2: centred features with identity covariance (float64 ``[C, N]``).
+
+    Directions whose variance is below ``eps`` times the mean variance carry
+    no signal (rank-deficient features) and are projected out, as in the
+    authors' code, instead of being amplified.
+    """
     mean, cov = covariance(f)
-    vals, vecs = _eigh(cov, eps)
-    return vecs @ torch.diag(vals.rsqrt()) @ vecs.T @ (_as_matrix(f).double() - mean)
+    vals, vecs, keep = _eigh(cov, eps)
+    d = torch.where(keep, vals.rsqrt(), torch.zeros_like(vals))
+    return vecs @ torch.diag(d) @ vecs.T @ (_as_matrix(f).double() - mean)
 
 
 def colour(whitened: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Eq. 3: give whitened features ``[C, N]`` the covariance and mean of ``style`` (float64 ``[C, N]``)."""
     mean, cov = covariance(style)
-    vals, vecs = _eigh(cov, eps)
-    return vecs @ torch.diag(vals.sqrt()) @ vecs.T @ whitened.double() + mean
+    vals, vecs, keep = _eigh(cov, eps)
+    d = torch.where(keep, vals.sqrt(), torch.zeros_like(vals))
+    return vecs @ torch.diag(d) @ vecs.T @ whitened.double() + mean
 
 
 def wct(content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0, eps: float = 1e-5) -> torch.Tensor:

@@ -1,0 +1,84 @@
+"""Tests of stylelib.bench: the feedforward_inference benchmark end to end, at a tiny size.
+
+The benchmark loads registered weights by name.  Training even the ci-profile
+decoders takes too long for a unit test, so the test registers *untrained*
+AdaIN and WCT decoders in a temporary registry (``$STYLELIB_WEIGHTS``): the
+timings do not depend on what the weights are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from stylelib import bench, registry
+from stylelib.models import adain as adain_mod, wct as wct_mod
+
+
+@pytest.fixture
+def untrained_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv(registry.WEIGHTS_ENV, str(tmp_path / "weights"))
+    torch.manual_seed(0)
+    a_net = adain_mod.AdaINNet(adain_mod.AdaINConfig.for_profile("ci"))
+    registry.register("adain-untrained", a_net.decoder.state_dict(), model="adain", profile="ci",
+                      config=dataclasses.asdict(a_net.cfg), data="none (untrained)", iterations=0, seconds=0.0)
+    w_net = wct_mod.WCTNet(wct_mod.WCTConfig.for_profile("ci"))
+    for level in wct_mod.LEVELS:
+        registry.register(f"wct-untrained-{level}", w_net.decoders[level].state_dict(), model="wct", profile="ci",
+                          config=dataclasses.asdict(w_net.cfg) | {"level": level}, data="none (untrained)",
+                          iterations=0, seconds=0.0)
+    # load_adain / load_wct cache by name only: make sure no other registry's nets are reused
+    adain_mod.load_adain.cache_clear()
+    wct_mod.load_wct.cache_clear()
+    yield tmp_path / "weights"
+    adain_mod.load_adain.cache_clear()
+    wct_mod.load_wct.cache_clear()
+
+
+def test_feedforward_inference_reports_every_size_and_method(untrained_weights, tmp_path, capsys):
+    out = tmp_path / "bench"
+    rc = bench.main(["--only", "feedforward_inference", "--sizes", "64", "--repeats", "1", "--gatys-steps", "2",
+                     "--adain-weights", "adain-untrained", "--wct-weights", "wct-untrained", "--out", str(out)])
+    assert rc == 0
+    result = json.loads((out / "feedforward_inference.json").read_text())
+    assert result["benchmark"] == "feedforward_inference"
+    assert result["sizes"] == [64] and result["repeats"] == 1 and result["gatys_steps"] == 2
+    assert result["weights"] == {"adain": "adain-untrained", "wct": "wct-untrained"}
+    assert set(result["medians"]) == set(bench.FEEDFORWARD_METHODS)
+    for method in bench.FEEDFORWARD_METHODS:
+        assert len(result["seconds"][method]["64"]) == 1
+        assert result["medians"][method]["64"] > 0, method
+        assert result["peak_memory_mb"][method]["64"] >= 0, method
+    assert result["gatys_run_seconds"]["64"][0] > result["medians"]["gatys_step"]["64"]
+    ratios = result["ratios"]["64"]
+    assert set(ratios) == {"wct_over_adain", "gatys_step_over_adain", "gatys_step_over_wct"}
+    assert all(v > 0 for v in ratios.values())
+    assert ratios["wct_over_adain"] == pytest.approx(result["medians"]["wct"]["64"] / result["medians"]["adain"]["64"])
+    assert result["ratio_wct_over_adain_64px"] == ratios["wct_over_adain"]
+    assert {"cpu", "cores", "torch", "date"} <= set(result["machine"])
+    assert "ratio_wct_over_adain_64px" in capsys.readouterr().err
+
+
+def test_feedforward_inference_missing_weights_is_one_line(untrained_weights, tmp_path, capsys):
+    rc = bench.main(["--only", "feedforward_inference", "--sizes", "64", "--repeats", "1",
+                     "--adain-weights", "adain-nope", "--out", str(tmp_path / "bench")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "error: feedforward_inference: no weights named 'adain-nope'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "bench" / "feedforward_inference.json").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sizes", "16"], "at least 32 px"),
+    (["--sizes", "256,big"], "comma-separated"),
+    (["--gatys-steps", "1"], "at least 2"),
+])
+def test_bad_arguments(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--only", "feedforward_inference", *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
