@@ -114,7 +114,7 @@ class WCTConfig:
     crop: int = 128
     load_size: int = 256
     steps: tuple[int, ...] = (300, 500, 800, 1000, 1000)
-    seconds: tuple[float, ...] | None = (120.0, 240.0, 480.0, 900.0, 900.0)
+    seconds: tuple[float, ...] | None = (90.0, 180.0, 360.0, 600.0, 600.0)
     #: the relu5_1 decoder drops the repeated convolutions of blocks 4 and 5 and caps widths at 256
     slim_deep_decoder: bool = True
     checkpoint_every: int = 200
