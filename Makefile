@@ -4,6 +4,7 @@
 #   make test                  unit tests, then every notebook under nbval (CI parameters)
 #   make reproduce             run every notebook with PROFILE=quick and index figures/
 #   make reproduce PROFILE=ci|quick|paper  [ONLY="00_gatys 01_x"]
+#   make weights [PROFILE=quick]  retrain and register the networks the notebooks use
 #   make lab | data | bench | sync | nb-outputs | clean
 #
 # Benchmark images are read from $STYLELIB_DATA (never copied into the repo); when
@@ -34,10 +35,10 @@ endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NB_SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 
-.PHONY: help setup test test-unit test-notebooks reproduce lab data bench clean distclean sync nb-outputs
+.PHONY: help setup test test-unit test-notebooks reproduce lab data bench weights clean distclean sync nb-outputs
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment -------------------------------------------------------------
 
@@ -94,6 +95,13 @@ data: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m stylelib.bench --out figures/bench
+
+# Retrain every registered network at PROFILE (quick: the committed weights, about
+# 40 + 30 minutes on 2 CPU cores) and rewrite stylelib/weights/registry.json.
+WEIGHTS_MODELS ?= adain wct
+weights: $(STAMP)
+	for m in $(WEIGHTS_MODELS); do $(VENV)/bin/stylelib train $$m --profile '$(PROFILE)'; done
+	$(VENV)/bin/stylelib weights verify
 
 # Jupytext pairs notebooks/NN_*.py (the source) with NN_*.ipynb (committed with outputs).
 sync: $(STAMP)
