@@ -16,6 +16,11 @@ committed fp16 weights stay under 10 MB; see ``WCTConfig``):
     the convolution that changes the width;
 ``max_width``
     a cap on the number of channels any decoder convolution outputs.
+
+``input_scale`` multiplies the features before the first convolution (a
+fixed factor, not trained): the raw Caffe VGG activations are in the tens to
+hundreds, and scaling them near 1 lets a freshly initialised decoder start
+with outputs in the image range (see ``vgg.ACTIVATION_SCALE``).
 """
 
 from __future__ import annotations
@@ -79,9 +84,12 @@ class MirrorDecoder(nn.Module):
     values); :meth:`decode` clamps it to [0, 1].
     """
 
-    def __init__(self, layer: str = "relu4_1", *, slim_blocks: tuple[int, ...] = (), max_width: int | None = None):
+    def __init__(self, layer: str = "relu4_1", *, slim_blocks: tuple[int, ...] = (), max_width: int | None = None,
+                 input_scale: float = 1.0):
         super().__init__()
         self.layer = layer
+        #: fixed factor applied to the features first (1 / typical activation brings them near 1)
+        self.input_scale = float(input_scale)
         self.slim_blocks = tuple(slim_blocks)
         self.max_width = max_width
         self.plan = decoder_plan(layer, slim_blocks=self.slim_blocks, max_width=max_width)
@@ -101,7 +109,7 @@ class MirrorDecoder(nn.Module):
         if features.dim() != 4 or features.shape[1] != self.in_channels:
             raise ValueError(f"decoder for {self.layer} expects [N, {self.in_channels}, h, w] features, "
                              f"got {tuple(features.shape)}")
-        return self.net(features)
+        return self.net(features * self.input_scale if self.input_scale != 1.0 else features)
 
     @torch.no_grad()
     def decode(self, features: torch.Tensor) -> torch.Tensor:

@@ -113,10 +113,13 @@ class WCTConfig:
     batch_size: int = 4
     crop: int = 128
     load_size: int = 256
-    steps: tuple[int, ...] = (300, 500, 800, 1000, 1000)
-    seconds: tuple[float, ...] | None = (90.0, 180.0, 360.0, 600.0, 600.0)
+    steps: tuple[int, ...] = (2000, 500, 800, 1000, 1000)
+    seconds: tuple[float, ...] | None = (300.0, 180.0, 360.0, 600.0, 600.0)
     #: the relu5_1 decoder drops the repeated convolutions of blocks 4 and 5 and caps widths at 256
     slim_deep_decoder: bool = True
+    #: divide the features by vgg.ACTIVATION_SCALE at the decoder input (the authors' normalised VGG
+    #: has activations near 1; without it the short run's decoders start far outside the image range)
+    scale_inputs: bool = True
     checkpoint_every: int = 200
     seed: int = 0
     eps: float = 1e-5
@@ -155,9 +158,10 @@ class WCTConfig:
         return dataclasses.replace(self, **changes)
 
     def decoder(self, level: str) -> MirrorDecoder:
+        scale = 1.0 / ACTIVATION_SCALE[level] if self.scale_inputs else 1.0
         if level == "relu5_1" and self.slim_deep_decoder:
-            return MirrorDecoder(level, slim_blocks=(4, 5), max_width=256)
-        return MirrorDecoder(level)
+            return MirrorDecoder(level, slim_blocks=(4, 5), max_width=256, input_scale=scale)
+        return MirrorDecoder(level, input_scale=scale)
 
     def deviations(self) -> list[dict[str, str]]:
         paper = self.paper()
@@ -274,10 +278,14 @@ def reconstruction_psnr(net: WCTNet, level: str, size: int = 256) -> dict[str, f
 
 
 def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
-                       name: str | None = None, **overrides) -> list[registry.Entry]:
-    """``stylelib train wct``: train every decoder, register each as ``wct-<profile>-<level>``."""
+                       name: str | None = None, levels: Sequence[str] | None = None,
+                       **overrides) -> list[registry.Entry]:
+    """``stylelib train wct``: train the decoders (all, or ``levels``), register each as ``wct-<profile>-<level>``."""
+    for key in ("steps", "seconds"):  # one number from the command line applies to every decoder
+        if isinstance(overrides.get(key), (int, float)):
+            overrides[key] = (overrides[key],) * len(LEVELS)
     cfg = WCTConfig.for_profile(profile).replace(**overrides)
-    net, results, data = train_wct(cfg, run_dir=run_dir, resume=resume, progress=progress)
+    net, results, data = train_wct(cfg, run_dir=run_dir, resume=resume, progress=progress, levels=levels)
     base = name or f"wct-{profile}"
     out = []
     for level, res in results.items():
