@@ -98,7 +98,7 @@ bench: $(STAMP)
 
 # Retrain every registered network at PROFILE (quick: the committed weights, about
 # 40 + 30 minutes on 2 CPU cores) and rewrite stylelib/weights/registry.json.
-WEIGHTS_MODELS ?= adain wct
+WEIGHTS_MODELS ?= wct adain  # adain starts from the WCT relu4_1 decoder
 weights: $(STAMP)
 	for m in $(WEIGHTS_MODELS); do $(VENV)/bin/stylelib train $$m --profile '$(PROFILE)'; done
 	$(VENV)/bin/stylelib weights verify

@@ -140,3 +140,27 @@ class TestTrainedAdaIN:
             stylize_adain(content, [style, style], style_weights=[1.0])
         with pytest.raises(ValueError, match="preserve_color"):
             stylize_adain(content, style, preserve_color="luminance")
+
+
+def test_init_from_a_scaled_decoder_folds_the_scale(tmp_path, monkeypatch):
+    import dataclasses
+
+    from stylelib import registry
+    from stylelib.models.adain import init_decoder
+    from stylelib.models.wct import WCTConfig
+    from stylelib.models.decoders import MirrorDecoder
+
+    monkeypatch.setenv(registry.WEIGHTS_ENV, str(tmp_path))
+    torch.manual_seed(0)
+    cfg = WCTConfig()
+    source = cfg.decoder("relu4_1")
+    assert source.input_scale != 1.0
+    registry.register("wct-t-relu4_1", source.state_dict(), model="wct", profile="t",
+                      config=dataclasses.asdict(cfg) | {"level": "relu4_1"}, data="none", iterations=0, seconds=0,
+                      dtype=torch.float32)
+    target = MirrorDecoder("relu4_1")
+    init_decoder(target, "wct-t-relu4_1")
+    x = torch.rand(1, 512, 4, 4) * 500
+    assert torch.allclose(target(x), source(x), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="relu3_1 decoder"):
+        init_decoder(MirrorDecoder("relu3_1"), "wct-t-relu4_1")
