@@ -351,6 +351,19 @@ def resize_to(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=(out_h, out_w), mode=mode, align_corners=False, antialias=True)
 
 
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad ``[N, C, H, W]`` on the bottom and right (reflection) to multiples of ``multiple``.
+
+    Returns the padded batch and the original ``(H, W)`` for cropping the
+    result back (encoder-decoder networks halve the size at each pooling).
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    return x, (h, w)
+
+
 def resize_long_side(x: torch.Tensor, size: int) -> torch.Tensor:
     """Resize ``x`` (``[N, C, H, W]``) so that its long side is ``size``, keeping the aspect ratio.
 

