@@ -25,7 +25,7 @@ import io
 import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -81,7 +81,6 @@ class TrainResult:
     seconds: float  # wall time in total (including the time before a resume)
     stopped_by: str  # "steps" or "time"
     run_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:

@@ -128,7 +128,6 @@ class TestTrainedWCT:
                                   content, "relu1_1"), atol=1e-5)
 
     def test_shallow_decoder_reconstructs(self):
-        from stylelib.images import load_image
         from stylelib.metrics import psnr
         from stylelib.models.wct import load_wct
         from skimage import data as skdata
