@@ -221,13 +221,11 @@ def init_decoder(decoder: MirrorDecoder, name: str) -> None:
     as the WCT decoders do) has that factor folded into its first
     convolution, since ``conv(s * x) = (s W) * x + b``.
     """
-    from ..vgg import ACTIVATION_SCALE as scales
-
     state, rec = registry.load(name)
     level = rec.config.get("level", rec.config.get("encoder_layer"))
     if level != decoder.layer:
         raise ValueError(f"cannot start the {decoder.layer} decoder from {name!r}, a {level} decoder")
-    scale = 1.0 / scales[level] if rec.config.get("scale_inputs") else 1.0
+    scale = 1.0 / ACTIVATION_SCALE[level] if rec.config.get("scale_inputs") else 1.0
     first = next(name for name, p in decoder.named_parameters() if name.endswith(".weight"))  # the first conv
     state = dict(state)
     state[first] = state[first] * scale / decoder.input_scale

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..vgg import _BLOCKS, layer_index
+from ..vgg import _BLOCKS
 
 #: The encoder layers a mirror decoder can start from.
 DECODER_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -52,7 +52,6 @@ def decoder_plan(layer: str, *, slim_blocks: tuple[int, ...] = (), max_width: in
     """
     if layer not in DECODER_LAYERS:
         raise ValueError(f"a mirror decoder starts at one of {DECODER_LAYERS}, got {layer!r}")
-    layer_index(layer)
     top = int(layer[4])
     width = {b: ch for b, (_, ch) in enumerate(_BLOCKS, start=1)}
     width[0] = 3

@@ -185,7 +185,6 @@ class WCTConfig:
             "transfer_levels": "our relu5_1 decoder, trained 10 CPU minutes, reconstructs at about 13 dB; "
                                "starting the cascade there scrambled the content and raised the Gram distance "
                                "to the style on some art pairs (pass levels= to use all five)",
-            "scale_inputs": "the same scaling as the normalised VGG the authors used",
             "checkpoint_every": "bookkeeping only",
             "profile": "name of the settings",
         }
