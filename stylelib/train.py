@@ -14,6 +14,14 @@ an optimizer until an iteration budget or a time budget is spent, with
   how many steps ran before an interruption;
 * a checkpoint on Ctrl-C before the interruption is passed on.
 
+Two optional extensions serve schedules that do not fit one optimizer
+(StyleBank's alternating branches, Chen et al., CVPR 2017): ``after_backward``
+is called between ``loss.backward()`` and ``optimizer.step()`` (to rescale
+gradients), and :class:`BranchOptimizers` bundles several optimizers behind
+the one-optimizer interface, stepping the one the step function selected;
+its state (all optimizers, and a small ``memory`` dict) is checkpointed and
+restored like a single optimizer's.
+
 The loss history comes back as a pandas DataFrame (one row per step: the
 step, the seconds since the start, and every loss term ``step_fn``
 returned) and is saved as ``history.csv``.
@@ -83,6 +91,56 @@ class TrainResult:
     run_dir: Path | None = None
 
 
+class BranchOptimizers:
+    """Several optimizers behind one optimizer's interface; ``select(name)`` picks the one to step.
+
+    ``zero_grad`` clears every parameter of every optimizer; ``step`` steps
+    only the selected one; ``param_groups`` lists the groups of all of them
+    (so a learning-rate schedule applies to each); ``state_dict`` holds every
+    optimizer's state, the current selection and :attr:`memory`, a dict of
+    floats the step function may keep between steps (such as a gradient norm
+    from an earlier branch), so that a resumed run continues exactly.
+    """
+
+    def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer], first: str | None = None):
+        if not optimizers:
+            raise TrainingError("BranchOptimizers needs at least one optimizer")
+        self.optimizers = dict(optimizers)
+        self.current = first if first is not None else next(iter(self.optimizers))
+        self.select(self.current)
+        self.memory: dict[str, float] = {}
+
+    def select(self, name: str) -> torch.optim.Optimizer:
+        if name not in self.optimizers:
+            raise TrainingError(f"no optimizer named {name!r}; have {', '.join(self.optimizers)}")
+        self.current = name
+        return self.optimizers[name]
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [g for opt in self.optimizers.values() for g in opt.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        self.optimizers[self.current].step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}, "current": self.current,
+                "memory": dict(self.memory)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if set(state.get("optimizers", {})) != set(self.optimizers):
+            raise TrainingError(f"checkpoint has optimizers {sorted(state.get('optimizers', {}))}, "
+                                f"this run {sorted(self.optimizers)}")
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.current = state["current"]
+        self.memory = dict(state["memory"])
+
+
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The random generator for the batch of ``step``: a function of ``(seed, step)`` only."""
     g = torch.Generator()
@@ -106,7 +164,7 @@ def _trainable(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous() for k, v in model.state_dict().items() if k not in frozen}
 
 
-def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int,
+def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: "torch.optim.Optimizer | BranchOptimizers", step: int,
                     seconds: float, config: Mapping[str, Any], history: list[dict]) -> None:
     """Write the four checkpoint files atomically (each file is complete or absent)."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +177,7 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
     atomic_write_text(run_dir / HISTORY, pd.DataFrame(history).to_csv(index=False))
 
 
-def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: "torch.optim.Optimizer | BranchOptimizers",
                     config: Mapping[str, Any]) -> tuple[int, float, list[dict]]:
     """Restore weights, optimizer and RNG states from ``run_dir``; return ``(step, seconds, history)``."""
     missing = [n for n in (CHECKPOINT, STATE, CONFIG) if not (run_dir / n).is_file()]
@@ -146,7 +204,7 @@ def load_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
 def fit(
     model: nn.Module,
     step_fn: Callable[[int, torch.Generator], Mapping[str, torch.Tensor]],
-    optimizer: torch.optim.Optimizer,
+    optimizer: "torch.optim.Optimizer | BranchOptimizers",
     budget: Budget,
     *,
     run_dir: str | Path | None = None,
@@ -156,6 +214,7 @@ def fit(
     desc: str = "train",
     scheduler: Callable[[int], float] | None = None,
     on_step: Callable[[int, Mapping[str, float]], None] | None = None,
+    after_backward: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` with ``optimizer`` until ``budget`` is spent.
 
@@ -165,6 +224,9 @@ def fit(
     ``scheduler(step)``, when given, is the learning-rate factor of each step
     (applied to the optimizer's initial rates).  Checkpoints go to
     ``run_dir`` when it is given; ``resume=True`` continues from them.
+    ``after_backward(step)``, when given, runs after ``loss.backward()`` and
+    before ``optimizer.step()`` (it may rescale the gradients).
+    ``optimizer`` may be a :class:`BranchOptimizers`.
     """
     config = dict(config or {})
     run_path = Path(run_dir) if run_dir is not None else None
@@ -200,6 +262,8 @@ def fit(
                 raise TrainingError(f"{desc}: the loss became {loss.item()} at step {step}; lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if after_backward is not None:
+                after_backward(step)
             optimizer.step()
             step += 1
             row = {"step": step, "seconds": before + time.perf_counter() - t0}

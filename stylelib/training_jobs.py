@@ -19,6 +19,7 @@ from .registry import Entry
 TRAINABLE: dict[str, str] = {
     "adain": "stylelib.models.adain",
     "wct": "stylelib.models.wct",
+    "stylebank": "stylelib.models.stylebank",
 }
 
 

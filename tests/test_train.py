@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from stylelib.train import CHECKPOINT, CONFIG, HISTORY, STATE, Budget, TrainingError, fit, step_generator
+from stylelib.train import (CHECKPOINT, CONFIG, HISTORY, STATE, BranchOptimizers, Budget, TrainingError, fit,
+                            step_generator)
 
 
 def _model() -> nn.Module:
@@ -154,6 +155,76 @@ class TestFit:
         fit(model, step_fn, opt, Budget(3), progress=False, scheduler=lambda s: 1.0 / (s + 1),
             on_step=lambda s, row: seen.append(opt.param_groups[0]["lr"]))
         assert seen == pytest.approx([1e-2, 5e-3, 1e-2 / 3])
+
+
+class TestBranchesAndHooks:
+    """The two extensions for alternating schedules: ``after_backward`` and :class:`BranchOptimizers`."""
+
+    @staticmethod
+    def _branches(model: nn.Module):
+        first, second = list(model[0].parameters()), list(model[2].parameters())
+        opt = BranchOptimizers({"a": torch.optim.Adam(first + second, lr=1e-2),
+                                "b": torch.optim.SGD(second, lr=1e-2, momentum=0.9)})
+        _, inner = _setup(model)
+
+        def step_fn(step: int, g: torch.Generator):
+            opt.select("a" if step % 3 else "b")
+            losses = dict(inner(step, g))
+            opt.memory["last"] = float(losses["loss"].detach())
+            return losses
+
+        return opt, step_fn
+
+    def test_after_backward_runs_between_backward_and_step(self):
+        model = _model()
+        before = _weights(model)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        _, step_fn = _setup(model)
+        seen = []
+
+        def zero_grads(step: int) -> None:
+            seen.append((step, all(p.grad is not None for p in model.parameters())))
+            for p in model.parameters():
+                p.grad.zero_()
+
+        fit(model, step_fn, opt, Budget(3), progress=False, after_backward=zero_grads)
+        assert seen == [(0, True), (1, True), (2, True)]
+        for k, v in before.items():  # the hook zeroed every gradient, so SGD moved nothing
+            assert torch.equal(model.state_dict()[k], v)
+
+    def test_only_the_selected_optimizer_steps(self):
+        model = _model()
+        opt, step_fn = self._branches(model)
+        first = [p.detach().clone() for p in model[0].parameters()]
+        fit(model, step_fn, opt, Budget(1), progress=False)  # step 0 uses "b", which holds only model[2]
+        assert all(torch.equal(a, b) for a, b in zip(first, model[0].parameters()))
+        assert opt.current == "b" and opt.memory["last"] > 0
+
+    def test_resume_restores_every_optimizer_and_the_memory(self, tmp_path):
+        full = _model()
+        opt, step_fn = self._branches(full)
+        fit(full, step_fn, opt, Budget(7, seed=2), progress=False)
+        part = _model()
+        opt_p, step_fn = self._branches(part)
+        fit(part, step_fn, opt_p, Budget(4, checkpoint_every=4, seed=2), run_dir=tmp_path, progress=False)
+        again = _model()
+        opt_a, step_fn = self._branches(again)
+        fit(again, step_fn, opt_a, Budget(7, checkpoint_every=4, seed=2), run_dir=tmp_path, resume=True,
+            progress=False)
+        for k, v in _weights(full).items():
+            assert torch.equal(again.state_dict()[k], v), k
+        assert opt_a.memory == opt.memory
+
+    def test_mismatched_or_unknown_optimizers_are_refused(self):
+        model = _model()
+        opt, _ = self._branches(model)
+        with pytest.raises(TrainingError, match="no optimizer named 'c'"):
+            opt.select("c")
+        other = BranchOptimizers({"a": torch.optim.SGD(model.parameters(), lr=1)})
+        with pytest.raises(TrainingError, match="checkpoint has optimizers"):
+            other.load_state_dict(opt.state_dict())
+        with pytest.raises(TrainingError, match="at least one"):
+            BranchOptimizers({})
 
 
 def test_a_resumed_run_may_extend_its_budget(tmp_path):
