@@ -162,3 +162,35 @@ class TestErrors:
             matting_laplacian(torch.full((3, 5, 5), float("nan")))
         with pytest.raises(ValueError, match=r"x must be \[C, 5, 5\]"):
             matting_laplacian_apply(torch.rand(3, 5, 5), torch.rand(3, 5, 6))
+
+
+class TestQuadraticPaths:
+    """``quadratic``: the sparse (scipy CSR) and matrix-free paths agree in value and gradient."""
+
+    def test_sparse_and_matrix_free_agree(self):
+        img = _image(9, 11, seed=3)
+        lap = MattingLaplacian(img)
+        x1 = torch.rand(3, 9, 11, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+        x1.requires_grad_(True)
+        x2 = x1.detach().clone().requires_grad_(True)
+        q1, q2 = lap.quadratic(x1, method="matrix_free"), lap.quadratic(x2, method="sparse")
+        q1.backward()
+        q2.backward()
+        assert abs(float(q1) - float(q2)) <= 1e-10 * abs(float(q1))
+        assert torch.allclose(x1.grad, x2.grad, rtol=1e-9, atol=1e-12)
+        # the gradient of x^T L x is 2 L x
+        assert torch.allclose(x2.grad, 2 * lap.apply(x1.detach()), rtol=1e-9, atol=1e-12)
+
+    def test_sparse_quadratic_is_zero_for_an_affine_recolouring(self):
+        img = _image(8, 8, seed=5)
+        lap = MattingLaplacian(img)
+        a = torch.tensor([[0.5, 0.2, 0.0], [0.1, 0.9, 0.3], [0.0, 0.4, 0.7]], dtype=torch.float64)
+        recoloured = torch.einsum("ij,jhw->ihw", a, img) + 0.1
+        noisy = recoloured + 0.05 * torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+        assert float(lap.quadratic(recoloured, method="sparse")) < 1e-4
+        assert float(lap.quadratic(noisy, method="sparse")) > 100 * float(lap.quadratic(recoloured, method="sparse"))
+
+    def test_unknown_method_is_refused(self):
+        lap = MattingLaplacian(_image(5, 5))
+        with pytest.raises(ValueError, match="method must be"):
+            lap.quadratic(torch.zeros(3, 5, 5), method="dense")

@@ -261,34 +261,31 @@ def _initial(content: torch.Tensor, style: torch.Tensor, cfg: GatysConfig) -> to
     return torch.rand(content.shape, generator=gen).to(content.device)
 
 
-def stylize_gatys(
-    content: torch.Tensor,
-    style: torch.Tensor,
-    config: GatysConfig | None = None,
+def optimise_image(
+    objective: Callable[[torch.Tensor], tuple[torch.Tensor, dict]],
+    init: torch.Tensor,
+    cfg: GatysConfig,
     *,
     progress: bool = True,
     callback: Callable[[int, torch.Tensor, dict], None] | None = None,
-    vgg: VGG19Features | None = None,
-) -> GatysResult:
-    """Stylise ``content`` [1,3,H,W] with ``style`` [1,3,h,w] (any size), both RGB in [0, 1].
+    t0: float | None = None,
+    desc: str = "gatys",
+) -> tuple[torch.Tensor, list[dict]]:
+    """Optimise the pixels of ``init`` [1,3,H,W] in [0, 1] to minimise ``objective(image) -> (loss, parts)``.
 
-    Returns the image, the loss history (one row per loss evaluation: step,
-    loss, content_loss, style_loss, tv_loss, seconds) and the wall time.
-    ``callback(step, image, parts)`` is called after each evaluation.
+    The optimiser, step count and step size are ``cfg``'s (L-BFGS as in
+    Gatys et al., or Adam with the pixels clamped to [0, 255] after each
+    step); the optimised tensor is the image on a 0..255 scale.  Returns the
+    final image in [0, 1] and one row of ``parts`` per loss evaluation (with
+    ``step`` and ``seconds`` added).  Deep Photo Style Transfer
+    (:mod:`stylelib.models.dpst`) runs its objective through this loop too.
     """
-    cfg = config if config is not None else GatysConfig()
-    _check_image(content, "content")
-    _check_image(style, "style")
-    t0 = time.perf_counter()
-    torch.manual_seed(cfg.seed)
+    t0 = time.perf_counter() if t0 is None else t0
     if cfg.flush_denormal:
         torch.set_flush_denormal(True)
-    if cfg.preserve_color == "histogram":
-        style = match_color(style, content)
-    objective = GatysObjective(content, style, cfg, vgg=vgg)
-    pixels = (_initial(content, style, cfg) * 255.0).requires_grad_(True)
+    pixels = (init * 255.0).requires_grad_(True)
     rows: list[dict] = []
-    bar = tqdm(total=cfg.steps, desc="gatys", disable=not progress, leave=False)
+    bar = tqdm(total=cfg.steps, desc=desc, disable=not progress, leave=False)
 
     def evaluate() -> torch.Tensor:
         loss, parts = objective(pixels / 255.0)
@@ -324,8 +321,34 @@ def stylize_gatys(
         bar.close()
         if cfg.flush_denormal:
             torch.set_flush_denormal(False)
+    return (pixels.detach() / 255.0).clamp(0.0, 1.0), rows
 
-    image = (pixels.detach() / 255.0).clamp(0.0, 1.0)
+
+def stylize_gatys(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    config: GatysConfig | None = None,
+    *,
+    progress: bool = True,
+    callback: Callable[[int, torch.Tensor, dict], None] | None = None,
+    vgg: VGG19Features | None = None,
+) -> GatysResult:
+    """Stylise ``content`` [1,3,H,W] with ``style`` [1,3,h,w] (any size), both RGB in [0, 1].
+
+    Returns the image, the loss history (one row per loss evaluation: step,
+    loss, content_loss, style_loss, tv_loss, seconds) and the wall time.
+    ``callback(step, image, parts)`` is called after each evaluation.
+    """
+    cfg = config if config is not None else GatysConfig()
+    _check_image(content, "content")
+    _check_image(style, "style")
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    if cfg.preserve_color == "histogram":
+        style = match_color(style, content)
+    objective = GatysObjective(content, style, cfg, vgg=vgg)
+    image, rows = optimise_image(objective, _initial(content, style, cfg), cfg, progress=progress,
+                                 callback=callback, t0=t0)
     if cfg.preserve_color == "luminance":
         image = luminance_transfer(image, content)
     history = pd.DataFrame(rows, columns=["step", "loss", "content_loss", "style_loss", "tv_loss", "seconds"])
