@@ -19,6 +19,7 @@ from .registry import Entry
 TRAINABLE: dict[str, str] = {
     "adain": "stylelib.models.adain",
     "wct": "stylelib.models.wct",
+    "wct2": "stylelib.models.wct2",
     "stylebank": "stylelib.models.stylebank",
 }
 

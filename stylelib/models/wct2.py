@@ -1,0 +1,348 @@
+"""WCT2: photorealistic style transfer with wavelet pooling and progressive WCT.
+
+"Photorealistic Style Transfer via Wavelet Transforms", J. Yoo, Y. Uh,
+S. Chun, B. Kang, J.-W. Ha, ICCV 2019.
+
+The VGG-19 encoder (to relu4_1) keeps its convolutions but replaces every
+max-pooling by Haar wavelet pooling (:mod:`stylelib.models.wavelets`): the
+low-frequency band LL goes on down the encoder, and the three high-frequency
+bands (LH, HL, HH) skip straight to the decoder, where wavelet unpooling puts
+them back.  Because the Haar transform is orthonormal, nothing is lost in the
+pooling, so the decoder can reconstruct the photo almost exactly and the
+result keeps the content's fine structure without any post-smoothing.
+
+Stylisation is *progressive* (Sec. 3.2): instead of the WCT cascade's
+several encoder/decoder passes, one pass applies WCT (:func:`stylelib.models.wct.wct`)
+at every level on the way: to the encoder features after each
+``relu{b}_1``, to each skipped high-frequency band, and to the decoder
+features after each unpooling block, each time against the style's
+features at the same place (the style is encoded, and decoded, once).
+
+Scaling (ours): the pretrained convolutions saw max-pooled activations, so
+the encoder passes ``LL / 2`` (the 2x2 average) down, and the decoder works on
+features divided by :data:`stylelib.vgg.ACTIVATION_SCALE` of each block,
+with the skipped bands divided by the same factor, so that unpooling is the
+exact inverse of pooling when the decoder reproduces the encoder's features.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import methods, registry
+from ..images import pad_to_multiple
+from ..train import Budget, TrainResult, fit
+from ..vgg import ACTIVATION_SCALE, VGG19Features
+from .decoders import ConvSpec, decoder_plan
+from .paper_config import deviation_rows
+from .wavelets import HaarBands, HaarPool, HaarUnpool
+from .wct import wct
+
+TRANSFER_POINTS = ("encoder", "skip", "decoder")
+TOP = "relu4_1"
+
+
+@dataclass
+class WCT2Config:
+    """Decoder training and transfer settings of WCT2; :meth:`deviations` lists paper vs ours."""
+
+    #: weight of the feature reconstruction loss at relu4_1 (features / ACTIVATION_SCALE)
+    feature_weight: float = 1.0
+    lr: float = 5e-4
+    warmup: int = 50
+    batch_size: int = 4
+    crop: int = 128
+    load_size: int = 256
+    steps: int = 1500
+    #: wall-time budget of one training invocation in seconds (None: no limit)
+    seconds: float | None = 900.0
+    checkpoint_every: int = 200
+    seed: int = 0
+    #: where WCT is applied during the single pass (the paper: all three)
+    transfer_at: tuple[str, ...] = TRANSFER_POINTS
+    alpha: float = 1.0
+    eps: float = 1e-5
+    precision: str = "bf16"
+    profile: str = "quick"
+
+    def __post_init__(self) -> None:
+        self.transfer_at = tuple(self.transfer_at)
+        bad = [t for t in self.transfer_at if t not in TRANSFER_POINTS]
+        if bad or not self.transfer_at:
+            raise ValueError(f"WCT2Config.transfer_at must be a non-empty subset of {TRANSFER_POINTS}, got "
+                             f"{self.transfer_at!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"WCT2Config.alpha must be in [0, 1], got {self.alpha}")
+
+    @classmethod
+    def for_profile(cls, profile: str) -> "WCT2Config":
+        if profile == "paper":
+            return cls.paper()
+        if profile == "quick":
+            return cls()
+        if profile == "ci":
+            return cls(steps=3, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1, profile="ci")
+        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+
+    @classmethod
+    def paper(cls) -> "WCT2Config":
+        # MS-COCO, batch 8, 256 px crops (the authors' training code); lr 1e-4
+        return cls(lr=1e-4, warmup=0, batch_size=8, crop=256, load_size=512, steps=40_000, seconds=None,
+                   precision="fp32", checkpoint_every=2000, profile="paper")
+
+    def replace(self, **changes) -> "WCT2Config":
+        return dataclasses.replace(self, **changes)
+
+    def deviations(self) -> list[dict[str, str]]:
+        why = {
+            "lr": "short CPU run; a higher rate with warm-up",
+            "warmup": "keeps the first Adam steps at the higher rate from overshooting",
+            "batch_size": "2-core CPU",
+            "crop": "CPU budget; the network is fully convolutional",
+            "load_size": "keeps the 1:2 ratio of crop to resized image",
+            "steps": "minutes on a CPU instead of hours on a GPU",
+            "seconds": "the CPU run also stops at a wall-time budget",
+            "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
+            "checkpoint_every": "bookkeeping only",
+            "profile": "name of the settings",
+        }
+        rows = deviation_rows(self, self.paper(), why)
+        rows += [
+            {"parameter": "decoder unpooling", "paper": "cat5 (bands and encoder skip concatenated) in the "
+             "released model; sum also described", "ours": "sum (exact inverse of the pooling)",
+             "why": "fewer parameters to train in a CPU budget; the encoder's skipped bands already carry the detail"},
+            {"parameter": "encoder", "paper": "VGG-19 convolutions with wavelet pooling",
+             "ours": "the same, Caffe VGG-19 weights frozen, LL / 2 passed down",
+             "why": "LL / 2 is the 2x2 average, close to the pooled activations the convolutions were trained on"},
+            {"parameter": "training data", "paper": "MS-COCO", "ours": "DPST photos and art-set paintings",
+             "why": "offline machine; the benchmark images are the data we have"},
+        ]
+        return rows
+
+
+def _block_scale(block: int) -> float:
+    """The decoder's working scale in block ``block``: 1 / the typical relu{block}_1 activation."""
+    return 1.0 / ACTIVATION_SCALE[f"relu{block}_1"]
+
+
+# ----------------------------------------------------------------------------- encoder
+@dataclass
+class WaveFeatures:
+    """What one pass of the wavelet encoder keeps: the top features and the skipped bands."""
+
+    top: torch.Tensor  # relu4_1, raw scale
+    skips: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # block -> (LH, HL, HH), raw scale
+    relus: dict[str, torch.Tensor]  # relu{b}_1 activations on the way (after any transfer)
+
+
+class WaveEncoder(nn.Module):
+    """Frozen VGG-19 convolutions to relu4_1 with Haar pooling instead of max-pooling."""
+
+    def __init__(self, weights: str = "caffe"):
+        super().__init__()
+        self.vgg = VGG19Features((TOP,), weights=weights)
+        self.pool = HaarPool()
+
+    def forward(self, x: torch.Tensor, transfer=None) -> WaveFeatures:
+        """Encode ``x`` (RGB in [0, 1]); ``transfer(kind, key, features)`` may replace features on the way.
+
+        ``kind`` is ``"encoder"`` (key: ``relu{b}_1``) or ``"skip"`` (key: ``(block, band)``).
+        """
+        h = self.vgg.preprocess(x)
+        skips: dict[int, tuple[torch.Tensor, ...]] = {}
+        relus: dict[str, torch.Tensor] = {}
+        for name, mod in zip(self.vgg.names, self.vgg.body):
+            if name.startswith("pool"):
+                block = int(name[4])
+                bands: HaarBands = self.pool(h)
+                highs = [bands.lh, bands.hl, bands.hh]
+                if transfer is not None:
+                    highs = [transfer("skip", (block, i), t) for i, t in enumerate(highs)]
+                skips[block] = tuple(highs)
+                h = bands.ll / 2.0
+                continue
+            h = mod(h)
+            if name.startswith("relu") and name.endswith("_1"):
+                if transfer is not None:
+                    h = transfer("encoder", name, h)
+                relus[name] = h
+        return WaveFeatures(h, skips, relus)
+
+
+# ----------------------------------------------------------------------------- decoder
+class WaveDecoder(nn.Module):
+    """The mirror of the wavelet encoder: VGG's convolutions in reverse, Haar unpooling with the skipped bands."""
+
+    def __init__(self):
+        super().__init__()
+        self.plan = decoder_plan(TOP)
+        self.unpool = HaarUnpool("sum")
+        self.convs = nn.ModuleList(nn.Conv2d(s.in_ch, s.out_ch, 3) for s in self.plan if isinstance(s, ConvSpec))
+
+    def forward(self, feats: WaveFeatures, transfer=None) -> torch.Tensor:
+        """Decode; ``transfer("decoder", block, h)`` may replace the features after each unpooling block."""
+        block = int(TOP[4])
+        h = feats.top * _block_scale(block)
+        convs = iter(self.convs)
+        for step in self.plan:
+            if step == "up":
+                block -= 1
+                lh, hl, hh = (t * _block_scale(block) for t in feats.skips[block])
+                h = self.unpool(2.0 * h, 2.0 * lh, 2.0 * hl, 2.0 * hh)
+                continue
+            h = next(convs)(F.pad(h, (1, 1, 1, 1), mode="reflect"))
+            if step.relu:
+                h = F.relu(h)
+                if transfer is not None and step.mirrors.endswith("_1"):
+                    h = transfer("decoder", block, h)
+        return h
+
+
+class WCT2Net(nn.Module):
+    """Wavelet encoder (frozen) and the trainable wavelet decoder."""
+
+    def __init__(self, cfg: WCT2Config | None = None):
+        super().__init__()
+        self.cfg = cfg or WCT2Config()
+        self.encoder = WaveEncoder()
+        self.decoder = WaveDecoder()
+
+    def _autocast(self, x: torch.Tensor):
+        on = self.cfg.precision == "bf16" and x.device.type == "cpu"
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=on)
+
+    def encode(self, x: torch.Tensor, transfer=None) -> WaveFeatures:
+        with self._autocast(x):
+            f = self.encoder(x, transfer)
+        return WaveFeatures(f.top.float(), {k: tuple(t.float() for t in v) for k, v in f.skips.items()},
+                            {k: v.float() for k, v in f.relus.items()})
+
+    def reconstruction_losses(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Pixel MSE plus ``feature_weight`` times the relu4_1 feature MSE (features / ACTIVATION_SCALE)."""
+        with torch.no_grad():
+            target = self.encode(images)
+        out = self.decoder(target)
+        with self._autocast(out):
+            feat = self.encoder.vgg(out, (TOP,))[TOP].float()
+        s = 1.0 / ACTIVATION_SCALE[TOP]
+        pixel = F.mse_loss(out, images)
+        feature = F.mse_loss(feat * s, target.top * s)
+        return {"loss": pixel + self.cfg.feature_weight * feature, "pixel": pixel, "feature": feature}
+
+    @torch.no_grad()
+    def reconstruct(self, image: torch.Tensor) -> torch.Tensor:
+        x, (h, w) = pad_to_multiple(image, 8)
+        return self.decoder(self.encode(x)).clamp(0, 1)[..., :h, :w]
+
+    @torch.no_grad()
+    def stylize(self, content: torch.Tensor, style: torch.Tensor, *, transfer_at: Sequence[str] | None = None,
+                alpha: float | None = None) -> torch.Tensor:
+        """One progressive pass (Sec. 3.2): WCT at every ``transfer_at`` point against the style's features."""
+        cfg = self.cfg
+        points = tuple(cfg.transfer_at if transfer_at is None else transfer_at)
+        bad = [p for p in points if p not in TRANSFER_POINTS]
+        if bad:
+            raise ValueError(f"wct2: transfer_at must be a subset of {TRANSFER_POINTS}, got {points!r}")
+        alpha = cfg.alpha if alpha is None else alpha
+        x, (h, w) = pad_to_multiple(content, 8)
+        s, _ = pad_to_multiple(style, 8)
+        # the style's own features at every point: encoder, skips and (decoding them) decoder
+        targets: dict[tuple, torch.Tensor] = {}
+
+        def record(kind, key, t):
+            targets[(kind, key)] = t
+            return t
+
+        sf = self.encode(s, record)
+        self.decoder(sf, record)
+
+        def apply(kind, key, t):
+            if kind not in points:
+                return t
+            return wct(t.float(), targets[(kind, key)].float(), alpha, cfg.eps).to(t.dtype)
+
+        cf = self.encode(x, apply)
+        return self.decoder(cf, apply).clamp(0, 1)[..., :h, :w]
+
+
+# ----------------------------------------------------------------------------- training
+def train_wct2(cfg: WCT2Config | None = None, *, run_dir=None, resume: bool = False, progress: bool = True
+               ) -> tuple[WCT2Net, TrainResult, str]:
+    """Train the wavelet decoder to reconstruct photos and paintings (pixel + feature loss)."""
+    from ..data.training import CropSampler, training_images
+
+    cfg = cfg or WCT2Config()
+    cfiles, cdesc = training_images("content")
+    sfiles, sdesc = training_images("style")
+    images = CropSampler(cfiles + sfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
+    torch.manual_seed(cfg.seed)
+    net = WCT2Net(cfg)
+    opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
+
+    def step_fn(step: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+        return net.reconstruction_losses(images.sample(cfg.batch_size, g))
+
+    budget = Budget(cfg.steps, cfg.seconds, cfg.checkpoint_every, cfg.seed)
+    result = fit(net.decoder, step_fn, opt, budget, run_dir=run_dir, resume=resume, progress=progress,
+                 config=dataclasses.asdict(cfg), desc=f"wct2 ({cfg.profile})",
+                 scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
+    return net, result, f"photos and paintings: {cdesc} + {sdesc}"
+
+
+def reconstruction_psnr(net: WCT2Net, size: int = 256) -> dict[str, float | int]:
+    """Median PSNR of the decoder's reconstructions of the held-out photos."""
+    from ..data.training import held_out_photos
+    from ..images import load_image
+    from ..metrics import psnr
+
+    files, _ = held_out_photos()
+    values = sorted(psnr(net.reconstruct(img), img) for img in (load_image(f, size=size) for f in files))
+    return {"psnr_median_db": round(values[len(values) // 2], 2), "psnr_min_db": round(values[0], 2),
+            "psnr_images": len(values), "psnr_size": size}
+
+
+def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
+                       name: str | None = None, **overrides) -> list[registry.Entry]:
+    """``stylelib train wct2``: train the decoder, measure held-out PSNR, register as ``wct2-<profile>``."""
+    cfg = WCT2Config.for_profile(profile).replace(**overrides)
+    net, result, data = train_wct2(cfg, run_dir=run_dir, resume=resume, progress=progress)
+    metrics = reconstruction_psnr(net)
+    metrics["final_loss_mean_last_50"] = float(result.history["loss"].tail(50).mean())
+    metrics["stopped_by"] = result.stopped_by
+    return [registry.register(name or f"wct2-{profile}", net.decoder.state_dict(), model="wct2", profile=profile,
+                              config=dataclasses.asdict(cfg), data=data, iterations=result.steps,
+                              seconds=result.seconds, metrics=metrics)]
+
+
+# ----------------------------------------------------------------------------- inference
+@functools.lru_cache(maxsize=2)
+def load_wct2(weights: str = "wct2-quick") -> WCT2Net:
+    """The registered WCT2 network ``weights`` (sha256 checked), in eval mode."""
+    state, rec = registry.load(weights)
+    fields = {f.name for f in dataclasses.fields(WCT2Config)}
+    net = WCT2Net(WCT2Config(**{k: v for k, v in rec.config.items() if k in fields}))
+    net.decoder.load_state_dict(state)
+    net.eval()
+    return net
+
+
+@methods.register("wct2", "WCT2 (Yoo et al., ICCV 2019): wavelet pooling, progressive WCT, photorealistic",
+                  options=("alpha", "weights"))
+@torch.no_grad()
+def stylize_wct2(content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.0, weights: str = "wct2-quick",
+                 transfer_at: Sequence[str] | None = None, net: WCT2Net | None = None,
+                 progress: bool = False) -> torch.Tensor:
+    """Stylise ``content`` [1,3,H,W] with the photo ``style`` in one progressive pass."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    net = net or load_wct2(weights)
+    return net.stylize(content, style, transfer_at=transfer_at, alpha=alpha)
