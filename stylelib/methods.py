@@ -25,7 +25,7 @@ class Method:
 _REGISTRY: dict[str, Method] = {}
 #: Modules imported on first lookup so that their methods register themselves.
 _MODULES = ("stylelib.models.gatys", "stylelib.models.adain", "stylelib.models.wct", "stylelib.models.dpst",
-            "stylelib.models.wct2")
+            "stylelib.models.wct2", "stylelib.models.photowct")
 
 
 def register(name: str, summary: str, options: tuple[str, ...] = ()):

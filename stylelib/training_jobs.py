@@ -20,6 +20,7 @@ TRAINABLE: dict[str, str] = {
     "adain": "stylelib.models.adain",
     "wct": "stylelib.models.wct",
     "wct2": "stylelib.models.wct2",
+    "photowct": "stylelib.models.photowct",
     "stylebank": "stylelib.models.stylebank",
 }
 

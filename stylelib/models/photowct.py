@@ -1,0 +1,382 @@
+"""PhotoWCT: photorealistic WCT with max-unpooling decoders, then a smoothing step.
+
+"A Closed-form Solution to Photorealistic Image Stylization", Y. Li, M.-Y. Liu,
+X. Li, M.-H. Yang, J. Kautz, ECCV 2018.
+
+Two steps (Sec. 3):
+
+1. **Stylisation (PhotoWCT, Sec. 3.1).**  The WCT cascade (Li et al., NeurIPS
+   2017; :mod:`stylelib.models.wct`) blurs detail because its decoders
+   upsample.  PhotoWCT's decoders replace every upsampling by *max-unpooling*
+   with the switches (argmax positions) recorded by the encoder's max-pooling
+   of the same input, so edges come back where they were.  WCT runs coarse
+   to fine at relu4_1, relu3_1, relu2_1, relu1_1; each level re-encodes the
+   previous level's image.  With semantic label maps (the DPST benchmark's
+   segmentations) WCT runs region by region (:func:`stylelib.models.wct.wct_regions`).
+2. **Photorealistic smoothing (Sec. 3.2).**  Pixels alike in the content photo
+   are made alike in the output, by the closed-form manifold-ranking solve
+   with the matting affinity, or by its fast guided-filter approximation
+   (:mod:`stylelib.smoothing`).
+
+Our decoders start from the WCT reconstruction decoders of the same level
+(same convolutions; only the upsampling differs) and are fine-tuned to
+reconstruct through max-unpooling, which takes minutes instead of hours on
+a CPU (see :meth:`PhotoWCTConfig.deviations`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import methods, registry
+from ..images import pad_to_multiple
+from ..masks import resize_labels, shared_labels
+from ..smoothing import FAST_EPS, FAST_RADIUS, LAMBDA, smooth_closed_form, smooth_fast
+from ..train import Budget, TrainResult, fit
+from ..vgg import ACTIVATION_SCALE, VGG19Features
+from .decoders import MirrorDecoder
+from .paper_config import deviation_rows
+from .wct import wct, wct_regions
+
+LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+SMOOTHING = ("closed_form", "fast", "none")
+
+
+@dataclass
+class PhotoWCTConfig:
+    """Decoder training and transfer settings of PhotoWCT; :meth:`deviations` lists paper vs ours.
+
+    ``steps``/``seconds`` are per decoder, finest level first (relu1_1 ... relu4_1).
+    """
+
+    levels: tuple[str, ...] = LEVELS
+    feature_weight: float = 1.0
+    lr: float = 2e-4
+    warmup: int = 20
+    batch_size: int = 4
+    crop: int = 128
+    load_size: int = 256
+    steps: tuple[int, ...] = (1500, 1000, 800, 800)
+    seconds: tuple[float, ...] | None = (180.0, 240.0, 300.0, 420.0)
+    #: registered WCT decoders to start from (``<name>-<level>``; None: random initialisation, as the paper)
+    init_from: str | None = "wct-quick"
+    #: decoder inputs divided by vgg.ACTIVATION_SCALE (as our WCT decoders; needed to start from them)
+    scale_inputs: bool = True
+    transfer_levels: tuple[str, ...] = ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
+    smoothing: str = "closed_form"
+    smoothing_lambda: float = LAMBDA
+    fast_radius: int = FAST_RADIUS
+    fast_eps: float = FAST_EPS
+    #: labels covering less than this fraction of a mask are ignored (snapping slivers)
+    min_label_fraction: float = 0.002
+    alpha: float = 1.0
+    eps: float = 1e-5
+    precision: str = "bf16"
+    checkpoint_every: int = 200
+    seed: int = 0
+    profile: str = "quick"
+
+    def __post_init__(self) -> None:
+        self.levels = tuple(self.levels)
+        self.transfer_levels = tuple(self.transfer_levels)
+        self.steps = tuple(int(s) for s in self.steps)
+        if self.seconds is not None:
+            self.seconds = tuple(float(s) for s in self.seconds)
+        if len(self.steps) != len(self.levels) or (self.seconds is not None and len(self.seconds) != len(self.levels)):
+            raise ValueError("PhotoWCTConfig: steps and seconds need one value per level")
+        bad = [lv for lv in self.levels + self.transfer_levels if lv not in LEVELS]
+        if bad:
+            raise ValueError(f"PhotoWCTConfig: unknown levels {bad}; choose from {LEVELS}")
+        if self.smoothing not in SMOOTHING:
+            raise ValueError(f"PhotoWCTConfig.smoothing must be one of {SMOOTHING}, got {self.smoothing!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"PhotoWCTConfig.alpha must be in [0, 1], got {self.alpha}")
+
+    @classmethod
+    def for_profile(cls, profile: str) -> "PhotoWCTConfig":
+        if profile == "paper":
+            return cls.paper()
+        if profile == "quick":
+            return cls()
+        if profile == "ci":
+            return cls(steps=(2,) * 4, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1,
+                       init_from=None, profile="ci")
+        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+
+    @classmethod
+    def paper(cls) -> "PhotoWCTConfig":
+        # MS-COCO, decoders trained from scratch for reconstruction (the authors' code)
+        return cls(lr=1e-4, warmup=0, batch_size=8, crop=256, load_size=512, steps=(40_000,) * 4, seconds=None,
+                   init_from=None, precision="fp32", checkpoint_every=2000, profile="paper")
+
+    def replace(self, **changes) -> "PhotoWCTConfig":
+        return dataclasses.replace(self, **changes)
+
+    def decoder(self, level: str) -> "UnpoolDecoder":
+        return UnpoolDecoder(level, input_scale=1.0 / ACTIVATION_SCALE[level] if self.scale_inputs else 1.0)
+
+    def deviations(self) -> list[dict[str, str]]:
+        why = {
+            "lr": "fine-tuning decoders that already reconstruct (see init_from)",
+            "warmup": "keeps the first Adam steps from overshooting",
+            "batch_size": "2-core CPU",
+            "crop": "CPU budget; the decoders are fully convolutional",
+            "load_size": "keeps the 1:2 ratio of crop to resized image",
+            "steps": "minutes per decoder on a CPU instead of hours on a GPU",
+            "seconds": "the CPU run also stops at a wall-time budget per decoder",
+            "init_from": "ours starts each decoder from our WCT decoder of the same level (same convolutions, "
+                         "nearest upsampling) and fine-tunes it through max-unpooling",
+            "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
+            "checkpoint_every": "bookkeeping only",
+            "profile": "name of the settings",
+        }
+        rows = deviation_rows(self, self.paper(), why)
+        rows.append({"parameter": "training data", "paper": "MS-COCO", "ours": "DPST photos and art-set paintings",
+                     "why": "offline machine; the benchmark images are the data we have"})
+        return rows
+
+
+# ----------------------------------------------------------------------------- networks
+class UnpoolDecoder(MirrorDecoder):
+    """A mirror decoder whose upsampling layers are max-unpooling with the encoder's switches.
+
+    Same parameters (and state-dict names) as :class:`MirrorDecoder`, so a WCT
+    decoder of the same level loads into it.
+    """
+
+    def forward(self, features: torch.Tensor, pools: Sequence[tuple[torch.Tensor, torch.Size]] | None = None
+                ) -> torch.Tensor:
+        if features.dim() != 4 or features.shape[1] != self.in_channels:
+            raise ValueError(f"decoder for {self.layer} expects [N, {self.in_channels}, h, w] features, "
+                             f"got {tuple(features.shape)}")
+        n_up = sum(isinstance(m, nn.Upsample) for m in self.net)
+        if pools is None or len(pools) != n_up:
+            raise ValueError(f"the {self.layer} unpooling decoder needs {n_up} pooling switches, got "
+                             f"{0 if pools is None else len(pools)}")
+        h = features * self.input_scale if self.input_scale != 1.0 else features
+        switches = iter(pools)
+        for mod in self.net:
+            if isinstance(mod, nn.Upsample):
+                idx, size = next(switches)
+                h = F.max_unpool2d(h, idx, 2, 2, output_size=size)
+            else:
+                h = mod(h)
+        return h
+
+
+class SwitchEncoder(nn.Module):
+    """Frozen VGG-19 to relu4_1 whose max-pooling layers also return their switches."""
+
+    def __init__(self, weights: str = "caffe"):
+        super().__init__()
+        self.vgg = VGG19Features(LEVELS, weights=weights)
+
+    def forward(self, x: torch.Tensor, level: str) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Size]]]:
+        """Features at ``level`` and the switches of the pools before it, deepest first (decoder order)."""
+        h = self.vgg.preprocess(x)
+        pools: list[tuple[torch.Tensor, torch.Size]] = []
+        for name, mod in zip(self.vgg.names, self.vgg.body):
+            if name.startswith("pool"):
+                size = h.shape[-2:]
+                h, idx = F.max_pool2d(h, 2, 2, return_indices=True)
+                pools.append((idx, size))
+            else:
+                h = mod(h)
+            if name == level:
+                return h, pools[::-1]
+        raise ValueError(f"SwitchEncoder: unknown level {level!r}; choose from {LEVELS}")
+
+
+class PhotoWCTNet(nn.Module):
+    """The switch-recording encoder and one max-unpooling decoder per level."""
+
+    def __init__(self, cfg: PhotoWCTConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or PhotoWCTConfig()
+        self.encoder = SwitchEncoder()
+        self.decoders = nn.ModuleDict({lv: self.cfg.decoder(lv) for lv in self.cfg.levels})
+
+    def encode(self, x: torch.Tensor, level: str):
+        on = self.cfg.precision == "bf16" and x.device.type == "cpu"
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=on):
+            f, pools = self.encoder(x, level)
+        return f.float(), pools
+
+    def reconstruction_losses(self, level: str, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Pixel MSE plus ``feature_weight`` times the feature MSE (features / ACTIVATION_SCALE)."""
+        with torch.no_grad():
+            target, pools = self.encode(images, level)
+        out = self.decoders[level](target, pools)
+        feat, _ = self.encode(out, level)
+        s = 1.0 / ACTIVATION_SCALE[level]
+        pixel = F.mse_loss(out, images)
+        feature = F.mse_loss(feat * s, target * s)
+        return {"loss": pixel + self.cfg.feature_weight * feature, "pixel": pixel, "feature": feature}
+
+    @torch.no_grad()
+    def reconstruct(self, image: torch.Tensor, level: str) -> torch.Tensor:
+        x, (h, w) = pad_to_multiple(image, 8)
+        f, pools = self.encode(x, level)
+        return self.decoders[level](f, pools).clamp(0, 1)[..., :h, :w]
+
+    @torch.no_grad()
+    def stylize(self, content: torch.Tensor, style: torch.Tensor, *, content_labels: torch.Tensor | None = None,
+                style_labels: torch.Tensor | None = None, alpha: float | None = None,
+                levels: Sequence[str] | None = None) -> torch.Tensor:
+        """Step 1 (PhotoWCT): the coarse-to-fine cascade with unpooling decoders, label-aware when labels are given."""
+        cfg = self.cfg
+        alpha = cfg.alpha if alpha is None else alpha
+        x, (h, w) = pad_to_multiple(content, 8)
+        s, (sh, sw) = pad_to_multiple(style, 8)
+        labels = None
+        if content_labels is not None and style_labels is not None:
+            labels = shared_labels(content_labels, style_labels, cfg.min_label_fraction)
+            # padded positions take an unused label, so they never join a region
+            cl = F.pad(content_labels[None, None].float(), (0, x.shape[-1] - w, 0, x.shape[-2] - h),
+                       value=-1.0)[0, 0].long()
+            sl = F.pad(style_labels[None, None].float(), (0, s.shape[-1] - sw, 0, s.shape[-2] - sh),
+                       value=-1.0)[0, 0].long()
+        for level in (cfg.transfer_levels if levels is None else tuple(levels)):
+            cf, pools = self.encode(x, level)
+            sf, _ = self.encode(s, level)
+            if labels is None:
+                t = wct(cf, sf, alpha, cfg.eps)
+            else:
+                t = wct_regions(cf, sf, resize_labels(cl, cf.shape[-2:]), resize_labels(sl, sf.shape[-2:]),
+                                labels, alpha, cfg.eps)
+            x = self.decoders[level](t, pools).clamp(0, 1)
+        return x[..., :h, :w]
+
+
+def smooth(stylised: torch.Tensor, content: torch.Tensor, cfg: PhotoWCTConfig, method: str | None = None
+           ) -> torch.Tensor:
+    """Step 2: ``"closed_form"`` (Eq. 6, sparse solve), ``"fast"`` (guided filter) or ``"none"``."""
+    method = cfg.smoothing if method is None else method
+    if method == "none":
+        return stylised
+    if method == "closed_form":
+        return smooth_closed_form(stylised[0], content[0], cfg.smoothing_lambda)[None].clamp(0, 1)
+    if method == "fast":
+        return smooth_fast(stylised[0], content[0], cfg.fast_radius, cfg.fast_eps)[None].clamp(0, 1)
+    raise ValueError(f"photowct: smoothing must be one of {SMOOTHING}, got {method!r}")
+
+
+# ----------------------------------------------------------------------------- training
+def init_from_wct(net: PhotoWCTNet, name: str, levels: Sequence[str]) -> None:
+    """Load the registered WCT decoders ``<name>-<level>`` into the unpooling decoders (same parameters)."""
+    for level in levels:
+        state, rec = registry.load(f"{name}-{level}")
+        if rec.config.get("level") != level or bool(rec.config.get("scale_inputs")) != net.cfg.scale_inputs:
+            raise ValueError(f"cannot start the {level} PhotoWCT decoder from {name}-{level}")
+        net.decoders[level].load_state_dict(state)
+
+
+def train_photowct(cfg: PhotoWCTConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True,
+                   levels: Sequence[str] | None = None) -> tuple[PhotoWCTNet, dict[str, TrainResult], str]:
+    """Train (or fine-tune) the unpooling decoders one after the other, finest first."""
+    from ..data.training import CropSampler, training_images
+
+    cfg = cfg or PhotoWCTConfig()
+    cfiles, cdesc = training_images("content")
+    sfiles, sdesc = training_images("style")
+    images = CropSampler(cfiles + sfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
+    torch.manual_seed(cfg.seed)
+    net = PhotoWCTNet(cfg)
+    todo = [lv for lv in cfg.levels if levels is None or lv in levels]
+    if cfg.init_from and not resume:
+        init_from_wct(net, cfg.init_from, todo)
+    results: dict[str, TrainResult] = {}
+    for level in todo:
+        i = cfg.levels.index(level)
+        dec = net.decoders[level]
+        opt = torch.optim.Adam(dec.parameters(), lr=cfg.lr)
+        sub = Path(run_dir) / level if run_dir is not None else None
+        budget = Budget(cfg.steps[i], None if cfg.seconds is None else cfg.seconds[i], cfg.checkpoint_every,
+                        cfg.seed + i)
+
+        def step_fn(step: int, g: torch.Generator, level=level) -> dict[str, torch.Tensor]:
+            return net.reconstruction_losses(level, images.sample(cfg.batch_size, g))
+
+        again = resume and sub is not None and (sub / "state.pt").is_file()
+        results[level] = fit(dec, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress,
+                             config=dataclasses.asdict(cfg) | {"level": level}, desc=f"photowct {level} ({cfg.profile})",
+                             scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
+    return net, results, f"photos and paintings: {cdesc} + {sdesc}"
+
+
+def reconstruction_psnr(net: PhotoWCTNet, level: str, size: int = 256) -> dict[str, float | int]:
+    """Median PSNR of one decoder's reconstructions of the held-out photos."""
+    from ..data.training import held_out_photos
+    from ..images import load_image
+    from ..metrics import psnr
+
+    files, _ = held_out_photos()
+    values = sorted(psnr(net.reconstruct(img, level), img) for img in (load_image(f, size=size) for f in files))
+    return {"psnr_median_db": round(values[len(values) // 2], 2), "psnr_min_db": round(values[0], 2),
+            "psnr_images": len(values), "psnr_size": size}
+
+
+def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
+                       name: str | None = None, levels: Sequence[str] | None = None,
+                       **overrides) -> list[registry.Entry]:
+    """``stylelib train photowct``: train the decoders, register each as ``photowct-<profile>-<level>``."""
+    for key in ("steps", "seconds"):  # one number from the command line applies to every decoder
+        if isinstance(overrides.get(key), (int, float)):
+            overrides[key] = (overrides[key],) * len(LEVELS)
+    cfg = PhotoWCTConfig.for_profile(profile).replace(**overrides)
+    net, results, data = train_photowct(cfg, run_dir=run_dir, resume=resume, progress=progress, levels=levels)
+    base = name or f"photowct-{profile}"
+    out = []
+    for level, res in results.items():
+        metrics = reconstruction_psnr(net, level)
+        metrics["final_loss_mean_last_50"] = float(res.history["loss"].tail(50).mean())
+        metrics["stopped_by"] = res.stopped_by
+        out.append(registry.register(f"{base}-{level}", net.decoders[level].state_dict(), model="photowct",
+                                     profile=profile, config=dataclasses.asdict(cfg) | {"level": level}, data=data,
+                                     iterations=res.steps, seconds=res.seconds, metrics=metrics))
+    return out
+
+
+# ----------------------------------------------------------------------------- inference
+@functools.lru_cache(maxsize=2)
+def load_photowct(weights: str = "photowct-quick") -> PhotoWCTNet:
+    """The registered PhotoWCT decoders ``<weights>-<level>`` (sha256 checked), in eval mode."""
+    fields = {f.name for f in dataclasses.fields(PhotoWCTConfig)}
+    states, cfg = {}, None
+    for level in LEVELS:
+        state, rec = registry.load(f"{weights}-{level}")
+        states[level] = state
+        if cfg is None:
+            cfg = PhotoWCTConfig(**{k: v for k, v in rec.config.items() if k in fields})
+    net = PhotoWCTNet(cfg)
+    for level, state in states.items():
+        net.decoders[level].load_state_dict(state)
+    net.eval()
+    return net
+
+
+@methods.register("photowct", "PhotoWCT (Li et al., ECCV 2018): unpooling WCT cascade + matting-affinity smoothing",
+                  options=("alpha", "weights"))
+@torch.no_grad()
+def stylize_photowct(content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.0,
+                     smoothing: str = "closed_form", content_labels: torch.Tensor | None = None,
+                     style_labels: torch.Tensor | None = None, weights: str = "photowct-quick",
+                     net: PhotoWCTNet | None = None, progress: bool = False) -> torch.Tensor:
+    """Stylise ``content`` [1,3,H,W] with the photo ``style``: PhotoWCT, then ``smoothing``."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if smoothing not in SMOOTHING:
+        raise ValueError(f"photowct: smoothing must be one of {SMOOTHING}, got {smoothing!r}")
+    net = net or load_photowct(weights)
+    out = net.stylize(content, style, content_labels=content_labels, style_labels=style_labels, alpha=alpha)
+    return smooth(out, content, net.cfg, smoothing)
