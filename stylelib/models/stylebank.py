@@ -414,7 +414,10 @@ def balance_gradients(params: Sequence[nn.Parameter], memory: dict, branch: str,
     after an auto-encoder step, scale the E/D gradients by
     ``lam * mean|grad L_K| / mean|grad L_I|`` so that both branches move E and
     D by comparable amounts (StyleBank's training, as in two public
-    reimplementations; see the method note).
+    reimplementations; see the method note).  With a separate Adam
+    optimiser for the auto-encoder step, as here, a constant factor would
+    change nothing (Adam divides by the gradients' running RMS); only the
+    factor's changes over training act.
     """
     g = _mean_abs_grad(params)
     if branch == "style":
