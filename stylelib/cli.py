@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=_positive, default=None, help="override the profile's iteration budget")
     tr.add_argument("--seconds", type=_positive, default=None, help="override the profile's time budget")
     tr.add_argument("--name", default=None, help="registry name (default MODEL-PROFILE)")
+    tr.add_argument("--variant", default=None, help="a model's ablation variant (fa_scp: full, no_scp, adain_fa)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     wt = sub.add_parser("weights", help="list the registered weights or verify their sha256")
@@ -131,7 +132,8 @@ def _methods(_: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from . import training_jobs
 
-    overrides = {k: v for k, v in (("steps", args.steps), ("seconds", args.seconds)) if v is not None}
+    overrides = {k: v for k, v in (("steps", args.steps), ("seconds", args.seconds), ("variant", args.variant))
+                 if v is not None}
     recs = training_jobs.train(args.model, args.profile, run_dir=args.run_dir, resume=args.resume,
                                progress=not args.quiet, name=args.name, **overrides)
     for rec in recs:

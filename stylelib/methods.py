@@ -25,7 +25,8 @@ class Method:
 _REGISTRY: dict[str, Method] = {}
 #: Modules imported on first lookup so that their methods register themselves.
 _MODULES = ("stylelib.models.gatys", "stylelib.models.adain", "stylelib.models.wct", "stylelib.models.dpst",
-            "stylelib.models.wct2", "stylelib.models.photowct")
+            "stylelib.models.wct2", "stylelib.models.photowct",
+            "stylelib.models.fa_scp")
 
 
 def register(name: str, summary: str, options: tuple[str, ...] = ()):

@@ -10,6 +10,7 @@ them in the weights registry (:mod:`stylelib.registry`) as
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 
 from .paths import cache_dir
@@ -21,6 +22,7 @@ TRAINABLE: dict[str, str] = {
     "wct": "stylelib.models.wct",
     "wct2": "stylelib.models.wct2",
     "photowct": "stylelib.models.photowct",
+    "fa_scp": "stylelib.models.fa_scp",
     "stylebank": "stylelib.models.stylebank",
 }
 
@@ -35,6 +37,8 @@ def train(model: str, profile: str = "quick", *, run_dir=None, resume: bool = Fa
     if model not in TRAINABLE:
         raise ValueError(f"no trainable model {model!r}; choose one of {', '.join(sorted(TRAINABLE))}")
     module = importlib.import_module(TRAINABLE[model])
+    if "variant" in overrides and "variant" not in inspect.signature(module.train_and_register).parameters:
+        raise ValueError(f"{model} has no variants; drop --variant")
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(model, profile)
     return module.train_and_register(profile, run_dir=run_dir, resume=resume, progress=progress, name=name,
                                      **overrides)

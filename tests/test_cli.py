@@ -129,3 +129,9 @@ class TestFeedForward:
                           "--resume", "--quiet"], capsys)
         assert code == 0, err
         assert "3 iterations" in err
+
+
+class TestTrainVariants:
+    def test_a_model_without_variants_refuses_one(self, capsys):
+        code, err = _run(["train", "adain", "--profile", "ci", "--variant", "no_scp", "--quiet"], capsys)
+        assert code == 2 and "adain has no variants" in err

@@ -95,6 +95,38 @@ def held_out_photos() -> tuple[list[Path], str]:
     return [r.path for r in refs], f"embedded contents ({len(refs)} photos, also used in training: no benchmark data)"
 
 
+#: DPST pairs that the photorealistic models of notebook 01 never train on (every sixth pair);
+#: :func:`photo_training_images` also drops every other file with the same content (DPST repeats
+#: three content photos, and ``tar23`` is ``in23``).
+DPST_HELD_OUT: tuple[str, ...] = tuple(f"dpst_{n:02d}" for n in range(6, 61, 6))
+
+
+def photo_training_images(held_out: Sequence[str] = DPST_HELD_OUT) -> tuple[list[Path], str]:
+    """Photos only, for the photorealistic models: DPST contents and styles minus the ``held_out`` pairs'
+    images (and byte-identical copies of them), plus the embedded set's photos.
+
+    Without the ``dpst`` set this is the embedded photos alone.
+    """
+    from .checksums import file_sha256
+
+    files: list[Path] = []
+    parts = []
+    if "dpst" in available_sets():
+        dpst = get_set("dpst")
+        banned = set()
+        for name in held_out:
+            pair = dpst.pair(name)
+            banned |= {file_sha256(pair.content.path), file_sha256(pair.style.path)}
+        refs = list(dpst.contents) + list(dpst.styles)
+        chosen = [r.path for r in refs if file_sha256(r.path) not in banned]
+        files += chosen
+        parts.append(f"dpst ({len(chosen)} photos; pairs {', '.join(held_out)} held out)")
+    embedded = [r.path for r in get_set("embedded").contents]
+    files += embedded
+    parts.append(f"embedded ({len(embedded)} photos)")
+    return files, " + ".join(parts)
+
+
 class CropSampler:
     """Random ``crop`` x ``crop`` crops (with random horizontal flips) of a list of image files.
 

@@ -1,0 +1,420 @@
+"""FA+SCP: a single-pass photorealistic stylizer with feature aggregation and a coherence loss.
+
+"Redistributing and Re-Stylizing Features for Training a Fast Photorealistic
+Stylizer", X. Wu, Y. Ni, B. Li, IJCNN 2020 (DOI 10.1109/IJCNN48605.2020.9207095).
+
+Only the abstract of this paper is available; ``../shared/papers/01_fa_scp.md``
+ties each design choice below to one of its sentences (A1-A8), and
+:meth:`FASCPConfig.deviations` marks what is reconstructed.
+
+* **Single-level stylisation, no smoothing (A2).**  One encoder pass (frozen
+  VGG-19: relu1_1 ... relu4_1 of content and style) and one decoder pass.
+* **Feature Aggregation layers (A5).**  At every decoder scale, coarse to fine,
+  an FA layer aggregates the style features of that scale into the content
+  features *at each location*: attention whose queries are the
+  instance-normalised decoder features, keys the instance-normalised style
+  features (average-pooled to at most ``max_style_tokens`` positions) and
+  values the style features themselves, added back through a 1x1 projection;
+  a 3x3 convolution then redistributes the aggregated features
+  (``fa="adain"``: a per-location AdaIN instead, the ablation).  Our decoder
+  also receives the instance-normalised content features of each scale
+  through 1x1 skip connections (``content_skips``), for detail.
+* **SCP loss (A6).**  On VGG features of output ``O``, content ``C``, style ``S``:
+  ``L_coh`` compares the cosine self-similarity (affinity) matrices of the
+  instance-normalised features of ``O`` and ``C`` between locations (relu2_1 ...
+  relu4_1, pooled to at most ``affinity_tokens`` positions), so pixels that
+  belong together in the content stay together; ``L_sem`` matches the
+  instance-normalised relu4_1 features (content semantics without style
+  statistics); ``L_sty`` is AdaIN's mean/std loss against ``S``.
+  ``SCP = coh_weight L_coh + sem_weight L_sem + style_weight L_sty``.
+* **Stylisation then re-stylisation (A3, A4).**  Stage 1 trains ``G`` on
+  ``O1 = G(C, S)``; stage 2 continues from it on ``O2 = G(O1, S)`` with
+  ``SCP(O2; C, S) + restyle_first_weight * SCP(O1; C, S)``, anchored to the
+  original ``C``.
+
+Features are divided by :data:`stylelib.vgg.ACTIVATION_SCALE` everywhere
+(decoder inputs and losses), so that the weights act on activations near 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import methods, registry
+from ..images import pad_to_multiple
+from ..losses import mean_std, mean_std_style_loss
+from ..train import Budget, TrainResult, fit
+from ..vgg import ACTIVATION_SCALE, CHANNELS, VGG19Features
+from .paper_config import deviation_rows
+
+LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+FA_MODES = ("attention", "adain")
+LOSSES = ("scp", "plain")
+#: the ablations of notebook 01 and the settings that make them
+VARIANTS: dict[str, dict] = {
+    "full": {},
+    "no_scp": {"loss": "plain"},
+    "adain_fa": {"fa": "adain"},
+}
+
+
+@dataclass
+class FASCPConfig:
+    """Hyper-parameters of FA+SCP; :meth:`deviations` lists the reconstruction's values vs ours.
+
+    The paper's values are unknown (abstract only); :meth:`paper` holds the
+    method note's reconstruction at GPU scale.
+    """
+
+    fa: str = "attention"
+    content_skips: bool = True
+    max_style_tokens: int = 1024
+    loss: str = "scp"
+    coh_weight: float = 10.0
+    sem_weight: float = 1.0
+    style_weight: float = 10.0
+    #: the "plain" loss of the no-SCP ablation: content MSE at relu4_1 with this weight, plus the style term
+    content_weight: float = 1.0
+    coh_layers: tuple[str, ...] = ("relu2_1", "relu3_1", "relu4_1")
+    style_layers: tuple[str, ...] = LEVELS
+    affinity_tokens: int = 1024
+    restylize: bool = True
+    restyle_first_weight: float = 0.5
+    #: stage 2 feeds O1 to the second pass without its gradient (the note leaves both open)
+    detach_first: bool = True
+    lr: float = 2e-4
+    restyle_lr: float = 1e-4
+    warmup: int = 50
+    batch_size: int = 4
+    crop: int = 128
+    load_size: int = 256
+    steps: int = 1200
+    restyle_steps: int = 300
+    #: wall-time budgets of the two stages (None: no limit)
+    seconds: float | None = 600.0
+    restyle_seconds: float | None = 300.0
+    checkpoint_every: int = 100
+    precision: str = "bf16"
+    seed: int = 0
+    profile: str = "quick"
+
+    def __post_init__(self) -> None:
+        self.coh_layers = tuple(self.coh_layers)
+        self.style_layers = tuple(self.style_layers)
+        if self.fa not in FA_MODES:
+            raise ValueError(f"FASCPConfig.fa must be one of {FA_MODES}, got {self.fa!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"FASCPConfig.loss must be one of {LOSSES}, got {self.loss!r}")
+        bad = [lv for lv in self.coh_layers + self.style_layers if lv not in LEVELS]
+        if bad:
+            raise ValueError(f"FASCPConfig: layers {bad} are not encoder levels {LEVELS}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.max_style_tokens < 1 or self.affinity_tokens < 4:
+            raise ValueError("FASCPConfig: max_style_tokens must be >= 1 and affinity_tokens >= 4")
+
+    @classmethod
+    def for_profile(cls, profile: str, variant: str = "full") -> "FASCPConfig":
+        """``ci``, ``quick`` or ``paper``, with one of :data:`VARIANTS` applied."""
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown FA+SCP variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        if profile == "paper":
+            base = cls.paper()
+        elif profile == "quick":
+            base = cls()
+        elif profile == "ci":
+            base = cls(steps=3, restyle_steps=2, seconds=None, restyle_seconds=None, crop=64, load_size=96,
+                       batch_size=2, checkpoint_every=1, profile="ci")
+        else:
+            raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+        return base.replace(**VARIANTS[variant])
+
+    @classmethod
+    def paper(cls) -> "FASCPConfig":
+        """The method note's reconstruction: Adam 1e-4, batch 8, 256 px crops, 100k + 30k iterations."""
+        return cls(lr=1e-4, restyle_lr=5e-5, warmup=0, batch_size=8, crop=256, load_size=512, steps=100_000,
+                   restyle_steps=30_000, seconds=None, restyle_seconds=None, precision="fp32",
+                   content_skips=False, checkpoint_every=2000, profile="paper")
+
+    def replace(self, **changes) -> "FASCPConfig":
+        return dataclasses.replace(self, **changes)
+
+    def deviations(self) -> list[dict[str, str]]:
+        why = {
+            "lr": "a 100x shorter run on a CPU",
+            "restyle_lr": "same ratio to the stage-1 rate as the reconstruction",
+            "warmup": "keeps the first Adam steps at the higher rate from overshooting",
+            "batch_size": "2-core CPU",
+            "crop": "CPU budget; the network is fully convolutional",
+            "load_size": "keeps the 1:2 ratio of crop to resized image",
+            "steps": "minutes on a CPU instead of a day on a GPU",
+            "restyle_steps": "same ratio of stage 2 to stage 1 (about 1:4)",
+            "seconds": "the CPU run also stops at a wall-time budget",
+            "restyle_seconds": "the CPU run also stops at a wall-time budget",
+            "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
+            "content_skips": "the note starts without skips; in a short run a decoder from relu4_1 alone loses "
+                             "too much detail for a photorealistic result (our AdaIN decoder: 16 dB)",
+            "checkpoint_every": "bookkeeping only",
+            "profile": "name of the settings",
+        }
+        rows = deviation_rows(self, self.paper(), why)
+        rows += [
+            {"parameter": "FA layer, SCP loss, two-stage schedule", "paper": "described in words only (abstract)",
+             "ours": "attention FA, affinity + semantic + mean/std SCP, O2 = G(O1, S)",
+             "why": "reconstructed from the abstract's sentences (method note 01_fa_scp.md)"},
+            {"parameter": "training data", "paper": "not known (MS-COCO in the reconstruction)",
+             "ours": "DPST photos minus the held-out pairs, plus the embedded photos",
+             "why": "offline machine; photos only, as a photorealistic stylizer needs"},
+        ]
+        return rows
+
+
+# ----------------------------------------------------------------------------- building blocks
+def instance_norm(f: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Each channel of each sample to zero mean and unit variance over its positions."""
+    m, s = mean_std(f, eps)
+    return (f - m) / s
+
+
+def _pool_to(f: torch.Tensor, tokens: int) -> torch.Tensor:
+    """Average-pool ``f`` so that it has at most ``tokens`` positions, keeping the aspect ratio."""
+    h, w = f.shape[-2:]
+    if h * w <= tokens:
+        return f
+    scale = math.sqrt(tokens / (h * w))
+    return F.adaptive_avg_pool2d(f, (max(1, int(h * scale)), max(1, int(w * scale))))
+
+
+class FALayer(nn.Module):
+    """Feature Aggregation (A5): style features of one scale aggregated into the content at each location."""
+
+    def __init__(self, channels: int, mode: str = "attention", max_style_tokens: int = 1024):
+        super().__init__()
+        if mode not in FA_MODES:
+            raise ValueError(f"FALayer: mode must be one of {FA_MODES}, got {mode!r}")
+        self.mode, self.channels, self.max_style_tokens = mode, channels, max_style_tokens
+        if mode == "attention":
+            d = max(channels // 2, 8)
+            self.query = nn.Conv2d(channels, d, 1)
+            self.key = nn.Conv2d(channels, d, 1)
+            self.value = nn.Conv2d(channels, channels, 1)
+            self.out = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, h: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if h.dim() != 4 or style.dim() != 4 or h.shape[1] != self.channels or style.shape[1] != self.channels:
+            raise ValueError(f"FALayer({self.channels}): expected [N, {self.channels}, H, W] content and style "
+                             f"features, got {tuple(h.shape)} and {tuple(style.shape)}")
+        if style.shape[0] not in (1, h.shape[0]):
+            raise ValueError(f"FALayer: style batch {style.shape[0]} does not match content batch {h.shape[0]}")
+        style = style.expand(h.shape[0], -1, -1, -1)
+        if self.mode == "adain":
+            m, s = mean_std(style)
+            return instance_norm(h) * s + m
+        n, c, hh, ww = h.shape
+        sp = _pool_to(style, self.max_style_tokens)
+        q = self.query(instance_norm(h)).flatten(2).transpose(1, 2)  # [N, HW, d]
+        k = self.key(instance_norm(sp)).flatten(2).transpose(1, 2)  # [N, T, d]
+        v = self.value(sp).flatten(2).transpose(1, 2)  # [N, T, C]
+        a = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(d)) v, memory-efficient
+        return h + self.out(a.transpose(1, 2).reshape(n, c, hh, ww))
+
+
+def _conv3(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3))
+
+
+class FADecoder(nn.Module):
+    """Coarse to fine: FA at relu4_1, then per scale conv 3x3 + ReLU, 2x upsampling, content skip, FA."""
+
+    def __init__(self, cfg: "FASCPConfig"):
+        super().__init__()
+        self.content_skips = cfg.content_skips
+        self.fa = nn.ModuleDict({lv: FALayer(CHANNELS[lv], cfg.fa, cfg.max_style_tokens) for lv in LEVELS})
+        # redistribution convs: relu4_1 512 -> 256, relu3_1 256 -> 128, relu2_1 128 -> 64, relu1_1 64 -> 64
+        self.mix = nn.ModuleDict({lv: _conv3(CHANNELS[lv], CHANNELS[lv] // 2 if lv != "relu1_1" else 64)
+                                  for lv in LEVELS})
+        if cfg.content_skips:
+            self.skip = nn.ModuleDict({lv: nn.Conv2d(2 * CHANNELS[lv], CHANNELS[lv], 1) for lv in LEVELS[:-1]})
+        self.to_rgb = _conv3(64, 3)
+
+    def forward(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor]) -> torch.Tensor:
+        h = self.fa["relu4_1"](content["relu4_1"], style["relu4_1"])
+        for fine in reversed(LEVELS[:-1]):  # relu3_1, relu2_1, relu1_1
+            coarse = LEVELS[LEVELS.index(fine) + 1]
+            h = F.relu(self.mix[coarse](h))
+            h = F.interpolate(h, size=content[fine].shape[-2:], mode="nearest")
+            if self.content_skips:
+                h = F.relu(self.skip[fine](torch.cat([h, instance_norm(content[fine])], 1)))
+            h = self.fa[fine](h, style[fine])
+        h = F.relu(self.mix["relu1_1"](h))
+        return self.to_rgb(h)
+
+
+class FASCPNet(nn.Module):
+    """The frozen VGG-19 encoder and the trainable FA decoder: ``G(C, S)``."""
+
+    def __init__(self, cfg: FASCPConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or FASCPConfig()
+        self.encoder = VGG19Features(LEVELS)
+        self.decoder = FADecoder(self.cfg)
+
+    def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """relu1_1 ... relu4_1, divided by their typical activations."""
+        on = self.cfg.precision == "bf16" and x.device.type == "cpu"
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=on):
+            feats = self.encoder(x, LEVELS)
+        return {k: v.float() / ACTIVATION_SCALE[k] for k, v in feats.items()}
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            fs = self.encode(style)
+        return self.decoder(self.encode(content), fs)
+
+    @torch.no_grad()
+    def stylize(self, content: torch.Tensor, style: torch.Tensor, passes: int = 1) -> torch.Tensor:
+        """``G(C, S)`` (one pass, A2); ``passes=2`` gives ``G(G(C, S), S)``."""
+        if passes < 1:
+            raise ValueError(f"fa_scp: passes must be at least 1, got {passes}")
+        x, (h, w) = pad_to_multiple(content, 8)
+        fs = self.encode(style)
+        for _ in range(passes):
+            x = self.decoder(self.encode(x), fs).clamp(0, 1)
+        return x[..., :h, :w]
+
+
+# ----------------------------------------------------------------------------- the SCP loss
+def affinity(features: torch.Tensor, tokens: int = 1024) -> torch.Tensor:
+    """Cosine similarities between all positions of the instance-normalised ``features``: ``[N, T, T]``."""
+    f = instance_norm(_pool_to(features, tokens)).flatten(2)  # [N, C, T]
+    f = F.normalize(f, dim=1)
+    return f.transpose(1, 2) @ f
+
+
+class SCPLoss:
+    """SCP (A6) and the plain content + style loss of the no-SCP ablation, on scaled VGG features."""
+
+    def __init__(self, cfg: FASCPConfig):
+        self.cfg = cfg
+
+    def __call__(self, out: dict[str, torch.Tensor], content: dict[str, torch.Tensor],
+                 style: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        sty = mean_std_style_loss({k: out[k] for k in cfg.style_layers}, {k: style[k] for k in cfg.style_layers})
+        if cfg.loss == "plain":
+            cnt = F.mse_loss(out["relu4_1"], content["relu4_1"])
+            return {"loss": cfg.content_weight * cnt + cfg.style_weight * sty, "content": cnt, "style": sty}
+        coh = sum((affinity(out[k], cfg.affinity_tokens) - affinity(content[k], cfg.affinity_tokens)).abs().mean()
+                  for k in cfg.coh_layers)
+        sem = F.mse_loss(instance_norm(out["relu4_1"]), instance_norm(content["relu4_1"]))
+        total = cfg.coh_weight * coh + cfg.sem_weight * sem + cfg.style_weight * sty
+        return {"loss": total, "coherence": coh, "semantic": sem, "style": sty}
+
+
+# ----------------------------------------------------------------------------- training
+def _stage(net: FASCPNet, loss_fn: SCPLoss, contents, styles, cfg: FASCPConfig, stage: int, run_dir, resume,
+           progress) -> TrainResult:
+    opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr if stage == 1 else cfg.restyle_lr)
+
+    def step_fn(step: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+        c = contents.sample(cfg.batch_size, g)
+        s = styles.sample(cfg.batch_size, g)
+        with torch.no_grad():
+            fc, fs = net.encode(c), net.encode(s)
+        o1 = net.decoder(fc, fs)
+        first = loss_fn(net.encode(o1), fc, fs)
+        if stage == 1:
+            return first
+        x = o1.detach() if cfg.detach_first else o1
+        o2 = net.decoder(net.encode(x.clamp(0, 1)), fs)
+        second = loss_fn(net.encode(o2), fc, fs)
+        out = {k: second[k] + cfg.restyle_first_weight * first[k] for k in second}
+        out["loss_first_pass"] = first["loss"]
+        return out
+
+    steps, seconds = (cfg.steps, cfg.seconds) if stage == 1 else (cfg.restyle_steps, cfg.restyle_seconds)
+    budget = Budget(steps, seconds, cfg.checkpoint_every, cfg.seed + stage)
+    sub = Path(run_dir) / f"stage{stage}" if run_dir is not None else None
+    again = resume and sub is not None and (sub / "state.pt").is_file()
+    return fit(net.decoder, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress,
+               config=dataclasses.asdict(cfg) | {"stage": stage},
+               desc=f"fa_scp stage {stage} ({cfg.profile})",
+               scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
+
+
+def train_fa_scp(cfg: FASCPConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True
+                 ) -> tuple[FASCPNet, dict[str, TrainResult], dict[str, torch.Tensor], str]:
+    """Stage 1 (stylisation), then, when ``cfg.restylize``, stage 2 (re-stylisation).
+
+    Returns the network, the result of each stage, the decoder's weights after
+    stage 1 (the no-re-stylisation ablation) and a description of the data.
+    """
+    from ..data.training import CropSampler, photo_training_images
+
+    cfg = cfg or FASCPConfig()
+    files, desc = photo_training_images()
+    contents = CropSampler(files, cfg.crop, load_size=cfg.load_size, progress=progress)
+    styles = contents  # photo styles: the same pool, drawn independently
+    torch.manual_seed(cfg.seed)
+    net = FASCPNet(cfg)
+    loss_fn = SCPLoss(cfg)
+    results = {"stage1": _stage(net, loss_fn, contents, styles, cfg, 1, run_dir, resume, progress)}
+    after_stage1 = {k: v.clone() for k, v in net.decoder.state_dict().items()}
+    if cfg.restylize:
+        results["stage2"] = _stage(net, loss_fn, contents, styles, cfg, 2, run_dir, resume, progress)
+    return net, results, after_stage1, desc
+
+
+def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
+                       name: str | None = None, variant: str = "full", **overrides) -> list[registry.Entry]:
+    """``stylelib train fa_scp``: register ``fa_scp-<profile>`` (or ``...-<variant>``); the full model's
+    stage-1 weights are also registered as ``fa_scp-<profile>-no_restyle``."""
+    cfg = FASCPConfig.for_profile(profile, variant).replace(**overrides)
+    net, results, after_stage1, data = train_fa_scp(cfg, run_dir=run_dir, resume=resume, progress=progress)
+    base = name or (f"fa_scp-{profile}" if variant == "full" else f"fa_scp-{profile}-{variant}")
+    entries = []
+    stage_rows = {k: {"iterations": r.steps, "seconds": round(r.seconds, 1), "stopped_by": r.stopped_by,
+                      "final_loss_mean_last_50": float(r.history["loss"].tail(50).mean())} for k, r in results.items()}
+    total_steps = sum(r.steps for r in results.values())
+    total_seconds = sum(r.seconds for r in results.values())
+    entries.append(registry.register(base, net.decoder.state_dict(), model="fa_scp", profile=profile,
+                                     config=dataclasses.asdict(cfg) | {"variant": variant}, data=data,
+                                     iterations=total_steps, seconds=total_seconds, metrics={"stages": stage_rows}))
+    if variant == "full" and cfg.restylize:
+        r1 = results["stage1"]
+        entries.append(registry.register(f"{base}-no_restyle", after_stage1, model="fa_scp", profile=profile,
+                                         config=dataclasses.asdict(cfg.replace(restylize=False))
+                                         | {"variant": "no_restyle"}, data=data, iterations=r1.steps,
+                                         seconds=r1.seconds, metrics={"stages": {"stage1": stage_rows["stage1"]}}))
+    return entries
+
+
+# ----------------------------------------------------------------------------- inference
+@functools.lru_cache(maxsize=4)
+def load_fa_scp(weights: str = "fa_scp-quick") -> FASCPNet:
+    """The registered FA+SCP network ``weights`` (sha256 checked), in eval mode."""
+    state, rec = registry.load(weights)
+    fields = {f.name for f in dataclasses.fields(FASCPConfig)}
+    net = FASCPNet(FASCPConfig(**{k: v for k, v in rec.config.items() if k in fields}))
+    net.decoder.load_state_dict(state)
+    net.eval()
+    return net
+
+
+@methods.register("fa_scp", "FA+SCP (Wu, Ni & Li, IJCNN 2020; reconstructed from the abstract): one-pass "
+                            "photorealistic stylizer", options=("weights",))
+@torch.no_grad()
+def stylize_fa_scp(content: torch.Tensor, style: torch.Tensor, *, weights: str = "fa_scp-quick", passes: int = 1,
+                   net: FASCPNet | None = None, progress: bool = False) -> torch.Tensor:
+    """Stylise ``content`` [1,3,H,W] with the photo ``style`` in one decoder pass (``passes=2``: twice)."""
+    net = net or load_fa_scp(weights)
+    return net.stylize(content, style, passes)

@@ -1,0 +1,166 @@
+"""FA+SCP (Wu, Ni & Li, IJCNN 2020, reconstructed): FA layers, the SCP loss, the two-stage training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from stylelib import registry
+from stylelib.data import available_sets, get_set
+from stylelib.data.checksums import file_sha256
+from stylelib.data.training import DPST_HELD_OUT, photo_training_images
+from stylelib.losses import mean_std
+from stylelib.models.fa_scp import (
+    LEVELS,
+    VARIANTS,
+    FALayer,
+    FASCPConfig,
+    FASCPNet,
+    SCPLoss,
+    affinity,
+    train_and_register,
+)
+from stylelib.vgg import CHANNELS
+
+
+def _photo(arr: np.ndarray, size: int) -> torch.Tensor:
+    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
+    return torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return FASCPNet(FASCPConfig(precision="fp32"))
+
+
+class TestFALayer:
+    @pytest.mark.parametrize("level", LEVELS)
+    @pytest.mark.parametrize("mode", ["attention", "adain"])
+    def test_shape_at_every_level_and_gradient_flow(self, level, mode):
+        c = CHANNELS[level]
+        layer = FALayer(c, mode, max_style_tokens=16)
+        h = torch.randn(2, c, 9, 11, requires_grad=True)
+        s = torch.randn(2, c, 12, 10, requires_grad=True)  # 120 positions, pooled to at most 16
+        out = layer(h, s)
+        assert out.shape == h.shape
+        out.square().mean().backward()
+        assert float(h.grad.abs().sum()) > 0 and float(s.grad.abs().sum()) > 0
+        if mode == "attention":
+            assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in layer.parameters())
+
+    def test_attention_with_a_zero_projection_is_the_identity(self):
+        layer = FALayer(8, "attention")
+        torch.nn.init.zeros_(layer.out.weight)
+        torch.nn.init.zeros_(layer.out.bias)
+        h = torch.randn(1, 8, 5, 5)
+        assert torch.equal(layer(h, torch.randn(1, 8, 4, 4)), h)
+
+    def test_adain_mode_gives_the_style_statistics(self):
+        h, s = torch.randn(1, 6, 8, 8), 3 * torch.randn(1, 6, 7, 7) + 2
+        (om, osd), (sm, ssd) = mean_std(FALayer(6, "adain")(h, s)), mean_std(s)
+        assert torch.allclose(om, sm, atol=1e-4) and torch.allclose(osd, ssd, atol=1e-3)
+
+    def test_bad_shapes_are_refused(self):
+        with pytest.raises(ValueError, match="expected"):
+            FALayer(8)(torch.zeros(1, 4, 3, 3), torch.zeros(1, 8, 3, 3))
+        with pytest.raises(ValueError, match="does not match"):
+            FALayer(8)(torch.zeros(2, 8, 3, 3), torch.zeros(3, 8, 3, 3))
+
+
+class TestSCPLoss:
+    def test_affinity_term_is_zero_for_the_content_and_grows_when_it_is_shuffled(self, net):
+        c, s = _photo(skdata.astronaut(), 64), _photo(skdata.coffee(), 64)
+        fc, fs = net.encode(c), net.encode(s)
+        loss = SCPLoss(net.cfg)
+        same = loss(fc, fc, fs)
+        perm = torch.randperm(64 * 64, generator=torch.Generator().manual_seed(0))
+        shuffled = c.flatten(2)[..., perm].reshape(c.shape)
+        moved = loss(net.encode(shuffled), fc, fs)
+        assert float(same["coherence"]) == pytest.approx(0.0, abs=1e-6)
+        assert float(same["semantic"]) == pytest.approx(0.0, abs=1e-8)
+        assert float(moved["coherence"]) > 0.1 and float(moved["semantic"]) > 0.1
+
+    def test_affinity_is_a_cosine_matrix(self):
+        a = affinity(torch.randn(2, 5, 40, 40), tokens=64)
+        assert a.shape[0] == 2 and a.shape[1] == a.shape[2] <= 64
+        assert torch.allclose(a.diagonal(dim1=1, dim2=2), torch.ones(2, a.shape[1]), atol=1e-5)
+        assert float(a.abs().max()) <= 1 + 1e-5
+
+    def test_plain_loss_of_the_ablation(self, net):
+        fc = net.encode(_photo(skdata.astronaut(), 32))
+        plain = SCPLoss(net.cfg.replace(loss="plain"))(fc, fc, fc)
+        assert set(plain) == {"loss", "content", "style"} and float(plain["loss"]) == pytest.approx(0, abs=1e-6)
+
+
+class TestGenerator:
+    def test_output_shape_and_decoder_gradients(self, net):
+        c, s = torch.rand(2, 3, 32, 40), torch.rand(2, 3, 48, 48)
+        out = net(c, s)
+        assert out.shape == c.shape
+        SCPLoss(net.cfg)(net.encode(out), net.encode(c), net.encode(s))["loss"].backward()
+        grads = [p.grad for p in net.decoder.parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads)
+        assert not any(p.requires_grad for p in net.encoder.parameters())
+        net.decoder.zero_grad(set_to_none=True)
+        assert net.stylize(torch.rand(1, 3, 37, 45), s[:1], passes=2).shape == (1, 3, 37, 45)
+
+    def test_committed_weights_fit_the_size_limit(self):
+        n = sum(p.numel() for p in FASCPNet().decoder.parameters())
+        assert n * 2 < registry.MAX_COMMITTED_BYTES, n  # fp16
+
+    def test_loss_falls_on_a_fixed_batch(self):
+        torch.manual_seed(1)
+        model = FASCPNet(FASCPConfig(precision="fp32"))
+        c = torch.cat([_photo(skdata.astronaut(), 32), _photo(skdata.chelsea(), 32)])
+        s = torch.cat([_photo(skdata.coffee(), 32), _photo(skdata.rocket(), 32)])
+        loss_fn = SCPLoss(model.cfg)
+        opt = torch.optim.Adam(model.decoder.parameters(), lr=1e-3)
+        fc, fs = model.encode(c), model.encode(s)
+        values = []
+        for _ in range(30):
+            loss = loss_fn(model.encode(model.decoder(fc, fs)), fc, fs)["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            values.append(float(loss.detach()))
+        assert values[-1] < 0.6 * values[0], values[::10]
+
+
+class TestTraining:
+    def test_ci_profile_runs_both_stages_and_registers_the_ablation_too(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("STYLELIB_WEIGHTS", str(tmp_path / "weights"))
+        (tmp_path / "weights").mkdir()
+        monkeypatch.delenv("STYLELIB_DATA", raising=False)
+        full, stage1 = train_and_register("ci", run_dir=tmp_path / "run", progress=False)
+        assert (full.name, stage1.name) == ("fa_scp-ci", "fa_scp-ci-no_restyle")
+        assert full.iterations == 3 + 2 and stage1.iterations == 3
+        assert set(full.metrics["stages"]) == {"stage1", "stage2"}
+        a, _ = registry.load("fa_scp-ci")
+        b, _ = registry.load("fa_scp-ci-no_restyle")
+        assert any(not torch.equal(a[k], b[k]) for k in a)  # stage 2 changed the weights
+
+    def test_variants(self):
+        assert FASCPConfig.for_profile("quick", "no_scp").loss == "plain"
+        assert FASCPConfig.for_profile("quick", "adain_fa").fa == "adain"
+        assert set(VARIANTS) == {"full", "no_scp", "adain_fa"}
+        with pytest.raises(ValueError, match="unknown FA\\+SCP variant"):
+            FASCPConfig.for_profile("quick", "bigger")
+        rows = {r["parameter"] for r in FASCPConfig().deviations()}
+        assert {"steps", "content_skips", "training data"} <= rows
+
+
+@pytest.mark.skipif("dpst" not in available_sets(), reason="needs the dpst set ($STYLELIB_DATA)")
+class TestHeldOutPairs:
+    def test_held_out_pairs_and_their_copies_never_reach_training(self):
+        files, desc = photo_training_images()
+        hashes = {file_sha256(f) for f in files}
+        dpst = get_set("dpst")
+        for name in DPST_HELD_OUT:
+            pair = dpst.pair(name)
+            assert file_sha256(pair.content.path) not in hashes and file_sha256(pair.style.path) not in hashes
+        assert len(DPST_HELD_OUT) == 10 and "held out" in desc
+        # in12 is the same photo as in11: holding out dpst_12 removes both
+        assert dpst.pair("dpst_11").content.path not in files
