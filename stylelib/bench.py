@@ -30,6 +30,18 @@ Benchmarks:
     the largest over the rounds.  Ratios per size: ``wct_over_adain``,
     ``gatys_step_over_adain`` and ``gatys_step_over_wct``.
 
+``photoreal_inference``
+    The run-time claim of FA+SCP (Wu, Ni & Li, IJCNN 2020: "at least 72%"
+    less than earlier photorealistic methods, i.e. a ratio of 0.28 or less):
+    one square photo pair at every size in ``--photo-sizes`` (default 512)
+    through FA+SCP (one pass), PhotoWCT with its closed-form smoothing and
+    with the fast guided-filter smoothing (stylisation and smoothing timed
+    separately too), WCT2 (one progressive pass) and Deep Photo Style
+    Transfer (``--dpst-steps`` L-BFGS evaluations, the quick profile's
+    200 by default; one DPST run per size, as a run takes minutes), side by
+    side after one warm-up call of each feed-forward method.  Ratios per
+    size: ``fa_scp_over_<method>``.
+
 Example: ``python -m stylelib.bench --only feedforward_inference --sizes 256,512 --repeats 5``.
 """
 
@@ -290,6 +302,99 @@ def feedforward_inference(args: argparse.Namespace) -> dict:
     return result
 
 
+PHOTOREAL_METHODS = ("fa_scp", "photowct_closed_form", "photowct_fast", "wct2", "dpst")
+
+
+@benchmark("photoreal_inference")
+def photoreal_inference(args: argparse.Namespace) -> dict:
+    from .images import load_image
+    from .metrics import measure
+    from .models.dpst import DPSTConfig, stylize_dpst
+    from .models.fa_scp import load_fa_scp, stylize_fa_scp
+    from .models.photowct import load_photowct, smooth
+    from .models.wct2 import load_wct2, stylize_wct2
+
+    sizes, repeats = list(args.photo_sizes), args.repeats
+    fa_net = load_fa_scp(args.fa_scp_weights)  # loaded (and sha256-checked) before any timing
+    pw_net = load_photowct(args.photowct_weights)
+    w2_net = load_wct2(args.wct2_weights)
+    images: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            folder = Path(tmp) / str(size)
+            folder.mkdir()
+            content_path, style_path = _bench_images(size, folder)
+            images[size] = (load_image(content_path), load_image(style_path))
+    small = images[sizes[0]]
+    stylize_fa_scp(*small, net=fa_net)  # warm-up
+    pw_net.stylize(*small)
+    stylize_wct2(*small, net=w2_net)
+
+    peak: dict[str, dict[str, list[float]]] = {m: {str(s): [] for s in sizes} for m in PHOTOREAL_METHODS}
+    parts: dict[str, dict[str, list[float]]] = {k: {str(s): [] for s in sizes}
+                                                for k in ("photowct_stylize", "smooth_closed_form", "smooth_fast")}
+
+    def timed(method: str, size: int, fn, *a, **kw) -> Callable[[], float]:
+        def run() -> float:
+            _, seconds, mb = measure(fn, *a, **kw)
+            peak[method][str(size)].append(mb)
+            return seconds
+        return run
+
+    def photowct(size: int, method: str) -> Callable[[], float]:
+        content, style = images[size]
+
+        def run() -> float:
+            t0 = time.perf_counter()
+            out = pw_net.stylize(content, style)
+            t1 = time.perf_counter()
+            _, smooth_seconds, mb = measure(smooth, out, content, pw_net.cfg, method)
+            parts["photowct_stylize"][str(size)].append(t1 - t0)
+            parts[f"smooth_{method}"][str(size)].append(smooth_seconds)
+            peak[f"photowct_{method}"][str(size)].append(mb)
+            return t1 - t0 + smooth_seconds
+        return run
+
+    runners: dict[str, Callable[[], float]] = {}
+    for size in sizes:
+        c, s = images[size]
+        runners[f"fa_scp@{size}"] = timed("fa_scp", size, stylize_fa_scp, c, s, net=fa_net)
+        runners[f"photowct_closed_form@{size}"] = photowct(size, "closed_form")
+        runners[f"photowct_fast@{size}"] = photowct(size, "fast")
+        runners[f"wct2@{size}"] = timed("wct2", size, stylize_wct2, c, s, net=w2_net)
+    raw = interleaved(runners, repeats)
+    dpst_cfg = DPSTConfig(steps=args.dpst_steps)
+    for size in sizes:  # one DPST run per size (minutes each)
+        raw[f"dpst@{size}"] = [timed("dpst", size, stylize_dpst, *images[size], dpst_cfg, progress=False)()]
+    seconds = {m: {str(s): raw[f"{m}@{s}"] for s in sizes} for m in PHOTOREAL_METHODS}
+    medians = {m: {s: statistics.median(v) for s, v in by_size.items()} for m, by_size in seconds.items()}
+    ratios = {str(s): {f"fa_scp_over_{m}": medians["fa_scp"][str(s)] / medians[m][str(s)]
+                       for m in PHOTOREAL_METHODS if m != "fa_scp"} for s in sizes}
+    result = {
+        "benchmark": "photoreal_inference",
+        "what": (f"one {'/'.join(map(str, sizes))} px square photo pair through FA+SCP, PhotoWCT (closed-form or "
+                 f"fast smoothing), WCT2 and DPST ({args.dpst_steps} L-BFGS evaluations); CPU; the FA+SCP paper "
+                 f"claims a ratio of at most 0.28 against earlier photorealistic methods"),
+        "weights": {"fa_scp": args.fa_scp_weights, "photowct": args.photowct_weights, "wct2": args.wct2_weights},
+        "sizes": sizes,
+        "repeats": repeats,
+        "dpst_steps": args.dpst_steps,
+        "dpst_repeats": 1,
+        "seconds": seconds,
+        "medians": medians,
+        "photowct_parts_medians": {k: {s: statistics.median(v) for s, v in by_size.items()}
+                                   for k, by_size in parts.items()},
+        "peak_memory_mb": {m: {s: max(v) for s, v in by_size.items()} for m, by_size in peak.items()},
+        "ratios": ratios,
+        "claim_ratio_at_most": 0.28,
+        "machine": machine_info(),
+    }
+    for s in sizes:
+        for name, value in ratios[str(s)].items():
+            result[f"ratio_{name}_{s}px"] = value
+    return result
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
@@ -314,6 +419,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="feedforward_inference: L-BFGS steps per Gatys run (reported per step)")
     parser.add_argument("--adain-weights", default="adain-quick", help="registered AdaIN weights")
     parser.add_argument("--wct-weights", default="wct-quick", help="registered WCT weights (<name>-relu1_1 ...)")
+    parser.add_argument("--photo-sizes", type=_sizes, default=[512],
+                        help="photoreal_inference: comma-separated square sizes (default 512)")
+    parser.add_argument("--dpst-steps", type=int, default=200, help="photoreal_inference: DPST L-BFGS evaluations")
+    parser.add_argument("--fa-scp-weights", default="fa_scp-quick", help="registered FA+SCP weights")
+    parser.add_argument("--photowct-weights", default="photowct-quick",
+                        help="registered PhotoWCT decoders (<name>-relu1_1 ...)")
+    parser.add_argument("--wct2-weights", default="wct2-quick", help="registered WCT2 weights")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")

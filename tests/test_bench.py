@@ -82,3 +82,48 @@ def test_bad_arguments(argv, message, capsys):
         bench.main(["--only", "feedforward_inference", *argv])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture
+def untrained_photoreal(tmp_path, monkeypatch):
+    from stylelib.models import fa_scp, photowct, wct2
+
+    monkeypatch.setenv(registry.WEIGHTS_ENV, str(tmp_path / "weights"))
+    torch.manual_seed(0)
+    f_net = fa_scp.FASCPNet(fa_scp.FASCPConfig.for_profile("ci"))
+    registry.register("fa_scp-untrained", f_net.decoder.state_dict(), model="fa_scp", profile="ci",
+                      config=dataclasses.asdict(f_net.cfg), data="none (untrained)", iterations=0, seconds=0.0)
+    p_net = photowct.PhotoWCTNet(photowct.PhotoWCTConfig.for_profile("ci"))
+    for level in photowct.LEVELS:
+        registry.register(f"photowct-untrained-{level}", p_net.decoders[level].state_dict(), model="photowct",
+                          profile="ci", config=dataclasses.asdict(p_net.cfg) | {"level": level},
+                          data="none (untrained)", iterations=0, seconds=0.0)
+    w_net = wct2.WCT2Net(wct2.WCT2Config.for_profile("ci"))
+    registry.register("wct2-untrained", w_net.decoder.state_dict(), model="wct2", profile="ci",
+                      config=dataclasses.asdict(w_net.cfg), data="none (untrained)", iterations=0, seconds=0.0)
+    loaders = (fa_scp.load_fa_scp, photowct.load_photowct, wct2.load_wct2)
+    for fn in loaders:
+        fn.cache_clear()
+    yield
+    for fn in loaders:
+        fn.cache_clear()
+
+
+def test_photoreal_inference_reports_every_method_and_the_claim_ratios(untrained_photoreal, tmp_path):
+    out = tmp_path / "bench"
+    rc = bench.main(["--only", "photoreal_inference", "--photo-sizes", "64", "--repeats", "1", "--dpst-steps", "2",
+                     "--fa-scp-weights", "fa_scp-untrained", "--photowct-weights", "photowct-untrained",
+                     "--wct2-weights", "wct2-untrained", "--out", str(out)])
+    assert rc == 0
+    result = json.loads((out / "photoreal_inference.json").read_text())
+    assert set(result["medians"]) == set(bench.PHOTOREAL_METHODS)
+    assert all(result["medians"][m]["64"] > 0 for m in bench.PHOTOREAL_METHODS)
+    ratios = result["ratios"]["64"]
+    assert set(ratios) == {f"fa_scp_over_{m}" for m in bench.PHOTOREAL_METHODS if m != "fa_scp"}
+    assert ratios["fa_scp_over_wct2"] == pytest.approx(result["medians"]["fa_scp"]["64"] /
+                                                       result["medians"]["wct2"]["64"])
+    parts = result["photowct_parts_medians"]
+    # PhotoWCT's total is its stylisation plus its smoothing, measured in the same call
+    assert result["medians"]["photowct_fast"]["64"] == pytest.approx(
+        parts["photowct_stylize"]["64"] + parts["smooth_fast"]["64"], rel=1e-9)
+    assert result["claim_ratio_at_most"] == 0.28 and result["dpst_steps"] == 2
