@@ -331,8 +331,8 @@ def photoreal_inference(args: argparse.Namespace) -> dict:
     stylize_wct2(*small, net=w2_net)
 
     peak: dict[str, dict[str, list[float]]] = {m: {str(s): [] for s in sizes} for m in PHOTOREAL_METHODS}
-    parts: dict[str, dict[str, list[float]]] = {k: {str(s): [] for s in sizes}
-                                                for k in ("photowct_stylize", "smooth_closed_form", "smooth_fast")}
+    parts: dict[str, dict[str, list[float]]] = {f"photowct_{m}_{step}": {str(s): [] for s in sizes}
+                                                for m in ("closed_form", "fast") for step in ("stylize", "smooth")}
 
     def timed(method: str, size: int, fn, *a, **kw) -> Callable[[], float]:
         def run() -> float:
@@ -349,8 +349,8 @@ def photoreal_inference(args: argparse.Namespace) -> dict:
             out = pw_net.stylize(content, style)
             t1 = time.perf_counter()
             _, smooth_seconds, mb = measure(smooth, out, content, pw_net.cfg, method)
-            parts["photowct_stylize"][str(size)].append(t1 - t0)
-            parts[f"smooth_{method}"][str(size)].append(smooth_seconds)
+            parts[f"photowct_{method}_stylize"][str(size)].append(t1 - t0)
+            parts[f"photowct_{method}_smooth"][str(size)].append(smooth_seconds)
             peak[f"photowct_{method}"][str(size)].append(mb)
             return t1 - t0 + smooth_seconds
         return run

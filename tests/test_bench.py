@@ -125,5 +125,5 @@ def test_photoreal_inference_reports_every_method_and_the_claim_ratios(untrained
     parts = result["photowct_parts_medians"]
     # PhotoWCT's total is its stylisation plus its smoothing, measured in the same call
     assert result["medians"]["photowct_fast"]["64"] == pytest.approx(
-        parts["photowct_stylize"]["64"] + parts["smooth_fast"]["64"], rel=1e-9)
+        parts["photowct_fast_stylize"]["64"] + parts["photowct_fast_smooth"]["64"], rel=1e-9)
     assert result["claim_ratio_at_most"] == 0.28 and result["dpst_steps"] == 2
