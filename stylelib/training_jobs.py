@@ -20,6 +20,7 @@ from .registry import Entry
 TRAINABLE: dict[str, str] = {
     "adain": "stylelib.models.adain",
     "wct": "stylelib.models.wct",
+    "consistency_pair": "stylelib.models.consistency_pair",
     "wct2": "stylelib.models.wct2",
     "photowct": "stylelib.models.photowct",
     "fa_scp": "stylelib.models.fa_scp",
