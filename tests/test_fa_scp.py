@@ -164,3 +164,21 @@ class TestHeldOutPairs:
         assert len(DPST_HELD_OUT) == 10 and "held out" in desc
         # in12 is the same photo as in11: holding out dpst_12 removes both
         assert dpst.pair("dpst_11").content.path not in files
+
+
+class TestAttentionMaps:
+    def test_rows_are_distributions_over_the_pooled_style(self):
+        layer = FALayer(8, "attention", max_style_tokens=16)
+        weights, grid = layer.attention(torch.randn(1, 8, 5, 6), torch.randn(1, 8, 12, 10))
+        assert weights.shape == (1, 30, grid[0] * grid[1]) and grid[0] * grid[1] <= 16
+        assert torch.allclose(weights.sum(-1), torch.ones(1, 30), atol=1e-5) and float(weights.min()) >= 0
+
+    def test_decoder_reports_what_each_fa_layer_saw(self, net):
+        seen = {}
+        fc, fs = net.encode(torch.rand(1, 3, 32, 32)), net.encode(torch.rand(1, 3, 32, 32))
+        with torch.no_grad():
+            net.decoder(fc, fs, fa_inputs=seen)
+        assert {k: tuple(v.shape[1:]) for k, v in seen.items()} == \
+            {"relu4_1": (512, 4, 4), "relu3_1": (256, 8, 8), "relu2_1": (128, 16, 16), "relu1_1": (64, 32, 32)}
+        with pytest.raises(ValueError, match="no attention"):
+            FALayer(8, "adain").attention(torch.zeros(1, 8, 2, 2), torch.zeros(1, 8, 2, 2))

@@ -220,12 +220,24 @@ class FALayer(nn.Module):
             m, s = mean_std(style)
             return instance_norm(h) * s + m
         n, c, hh, ww = h.shape
+        q, k, v, _ = self._qkv(h, style)
+        a = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(d)) v, memory-efficient
+        return h + self.out(a.transpose(1, 2).reshape(n, c, hh, ww))
+
+    def _qkv(self, h: torch.Tensor, style: torch.Tensor):
         sp = _pool_to(style, self.max_style_tokens)
         q = self.query(instance_norm(h)).flatten(2).transpose(1, 2)  # [N, HW, d]
         k = self.key(instance_norm(sp)).flatten(2).transpose(1, 2)  # [N, T, d]
         v = self.value(sp).flatten(2).transpose(1, 2)  # [N, T, C]
-        a = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(d)) v, memory-efficient
-        return h + self.out(a.transpose(1, 2).reshape(n, c, hh, ww))
+        return q, k, v, tuple(sp.shape[-2:])
+
+    @torch.no_grad()
+    def attention(self, h: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """What each content location attends to: ``[N, HW, T]`` weights (rows sum to 1) and the style grid ``(h, w)``."""
+        if self.mode != "attention":
+            raise ValueError("FALayer.attention: an AdaIN FA layer has no attention weights")
+        q, k, _, grid = self._qkv(h, style.expand(h.shape[0], -1, -1, -1))
+        return torch.softmax(q @ k.transpose(1, 2) / math.sqrt(q.shape[-1]), -1), grid
 
 
 def _conv3(cin: int, cout: int) -> nn.Sequential:
@@ -246,15 +258,20 @@ class FADecoder(nn.Module):
             self.skip = nn.ModuleDict({lv: nn.Conv2d(2 * CHANNELS[lv], CHANNELS[lv], 1) for lv in LEVELS[:-1]})
         self.to_rgb = _conv3(64, 3)
 
-    def forward(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor]) -> torch.Tensor:
-        h = self.fa["relu4_1"](content["relu4_1"], style["relu4_1"])
-        for fine in reversed(LEVELS[:-1]):  # relu3_1, relu2_1, relu1_1
-            coarse = LEVELS[LEVELS.index(fine) + 1]
-            h = F.relu(self.mix[coarse](h))
-            h = F.interpolate(h, size=content[fine].shape[-2:], mode="nearest")
-            if self.content_skips:
-                h = F.relu(self.skip[fine](torch.cat([h, instance_norm(content[fine])], 1)))
-            h = self.fa[fine](h, style[fine])
+    def forward(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor],
+                fa_inputs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Decode; ``fa_inputs``, when given, receives the features each FA layer saw (for visualisation)."""
+        h = content["relu4_1"]
+        for level in reversed(LEVELS):  # relu4_1, relu3_1, relu2_1, relu1_1
+            if level != "relu4_1":
+                coarse = LEVELS[LEVELS.index(level) + 1]
+                h = F.relu(self.mix[coarse](h))
+                h = F.interpolate(h, size=content[level].shape[-2:], mode="nearest")
+                if self.content_skips:
+                    h = F.relu(self.skip[level](torch.cat([h, instance_norm(content[level])], 1)))
+            if fa_inputs is not None:
+                fa_inputs[level] = h
+            h = self.fa[level](h, style[level])
         h = F.relu(self.mix["relu1_1"](h))
         return self.to_rgb(h)
 
