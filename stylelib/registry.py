@@ -24,7 +24,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 from safetensors.torch import load as load_bytes, save
@@ -172,3 +172,30 @@ def verify(root: str | Path | None = None) -> list[tuple[str, bool, str]]:
         except WeightsError as exc:
             out.append((name, False, str(exc)))
     return out
+
+
+def history_path(name: str, root: str | Path | None = None) -> Path:
+    """The loss history saved beside the weights ``name``: ``<name>-history.csv`` in the registry folder."""
+    return (Path(root) if root is not None else weights_dir()) / f"{name}-history.csv"
+
+
+def save_history(name: str, history, columns: Sequence[str] | None = None, root: str | Path | None = None) -> Path:
+    """Write a training run's loss history (a DataFrame, one row per step) beside its weights, atomically.
+
+    ``columns`` keeps only those (the ones present); values are written with 5 significant digits,
+    which keeps the committed files small.
+    """
+    cols = [c for c in columns if c in history.columns] if columns is not None else list(history.columns)
+    path = history_path(name, root)
+    atomic_write_text(path, history[cols].to_csv(index=False, float_format="%.5g"))
+    return path
+
+
+def load_history(name: str, root: str | Path | None = None):
+    """The loss history saved with :func:`save_history`, as a DataFrame; a one-line WeightsError when absent."""
+    import pandas as pd
+
+    path = history_path(name, root)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no loss history for {name!r}; it is written by `stylelib train`")
+    return pd.read_csv(path)

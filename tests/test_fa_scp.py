@@ -138,6 +138,8 @@ class TestTraining:
         assert (full.name, stage1.name) == ("fa_scp-ci", "fa_scp-ci-no_restyle")
         assert full.iterations == 3 + 2 and stage1.iterations == 3
         assert set(full.metrics["stages"]) == {"stage1", "stage2"}
+        history = registry.load_history("fa_scp-ci")
+        assert history["stage"].tolist() == [1, 1, 1, 2, 2] and {"coherence", "semantic", "style"} <= set(history)
         a, _ = registry.load("fa_scp-ci")
         b, _ = registry.load("fa_scp-ci-no_restyle")
         assert any(not torch.equal(a[k], b[k]) for k in a)  # stage 2 changed the weights

@@ -92,3 +92,16 @@ class TestCommittedWeights:
             assert rec.size_bytes <= registry.MAX_COMMITTED_BYTES, name
             assert rec.dtype == "float16"
             assert rec.iterations > 0 and rec.seconds > 0 and rec.data
+
+
+class TestHistory:
+    def test_history_round_trip_beside_the_weights(self, tmp_path):
+        import pandas as pd
+
+        frame = pd.DataFrame({"step": [1, 2, 3], "loss": [3.0, 2.0, 1.123456789], "extra": [0, 0, 0]})
+        path = registry.save_history("net-ci", frame, columns=["step", "loss", "absent"], root=tmp_path)
+        assert path == tmp_path / "net-ci-history.csv"
+        back = registry.load_history("net-ci", root=tmp_path)
+        assert list(back.columns) == ["step", "loss"] and back["loss"].iloc[-1] == pytest.approx(1.1235)
+        with pytest.raises(WeightsError, match="no loss history"):
+            registry.load_history("other", root=tmp_path)

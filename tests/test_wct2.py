@@ -104,6 +104,7 @@ class TestTraining:
         assert entry.name == "wct2-ci" and entry.iterations == 3 and entry.model == "wct2"
         state, rec = registry.load("wct2-ci")
         assert rec.metrics["psnr_images"] > 0 and set(state) == set(WCT2Net().decoder.state_dict())
+        assert registry.load_history("wct2-ci")["step"].tolist() == [1, 2, 3]
 
     def test_config_profiles_and_deviations(self):
         assert WCT2Config.paper().transfer_at == TRANSFER_POINTS

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -406,6 +407,9 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
     entries.append(registry.register(base, net.decoder.state_dict(), model="fa_scp", profile=profile,
                                      config=dataclasses.asdict(cfg) | {"variant": variant}, data=data,
                                      iterations=total_steps, seconds=total_seconds, metrics={"stages": stage_rows}))
+    history = pd.concat([r.history.assign(stage=int(k[-1])) for k, r in results.items()], ignore_index=True)
+    registry.save_history(base, history, ("stage", "step", "seconds", "loss", "coherence", "semantic", "content",
+                                          "style", "loss_first_pass"))
     if variant == "full" and cfg.restylize:
         r1 = results["stage1"]
         entries.append(registry.register(f"{base}-no_restyle", after_stage1, model="fa_scp", profile=profile,

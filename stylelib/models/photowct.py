@@ -344,6 +344,7 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
         out.append(registry.register(f"{base}-{level}", net.decoders[level].state_dict(), model="photowct",
                                      profile=profile, config=dataclasses.asdict(cfg) | {"level": level}, data=data,
                                      iterations=res.steps, seconds=res.seconds, metrics=metrics))
+        registry.save_history(f"{base}-{level}", res.history, ("step", "seconds", "loss", "pixel", "feature"))
     return out
 
 

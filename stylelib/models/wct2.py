@@ -318,9 +318,12 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
     metrics = reconstruction_psnr(net)
     metrics["final_loss_mean_last_50"] = float(result.history["loss"].tail(50).mean())
     metrics["stopped_by"] = result.stopped_by
-    return [registry.register(name or f"wct2-{profile}", net.decoder.state_dict(), model="wct2", profile=profile,
+    name = name or f"wct2-{profile}"
+    entry = registry.register(name, net.decoder.state_dict(), model="wct2", profile=profile,
                               config=dataclasses.asdict(cfg), data=data, iterations=result.steps,
-                              seconds=result.seconds, metrics=metrics)]
+                              seconds=result.seconds, metrics=metrics)
+    registry.save_history(name, result.history, ("step", "seconds", "loss", "pixel", "feature"))
+    return [entry]
 
 
 # ----------------------------------------------------------------------------- inference
