@@ -40,14 +40,14 @@ from ..losses import mean_std, mean_std_style_loss
 from ..train import Budget, TrainResult, fit
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
-from .paper_config import deviation_rows
+from .paper_config import ProfileConfig, deviation_rows
 
 ENCODER_LAYER = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
 @dataclass
-class AdaINConfig:
+class AdaINConfig(ProfileConfig):
     """Hyper-parameters of AdaIN training; :meth:`deviations` lists paper vs ours.
 
     The defaults are the ``quick`` profile (minutes on a 2-core CPU);
@@ -88,24 +88,15 @@ class AdaINConfig:
             raise ValueError(f"self_style_fraction must be in [0, 1), got {self.self_style_fraction}")
 
     @classmethod
-    def for_profile(cls, profile: str) -> "AdaINConfig":
-        """``ci`` (a few steps, for tests), ``quick`` (our committed weights) or ``paper``."""
-        if profile == "paper":
-            return cls.paper()
-        if profile == "quick":
-            return cls()
-        if profile == "ci":
-            return cls(steps=4, crop=64, load_size=96, batch_size=2, seconds=None, checkpoint_every=2, init_from=None,
-                       profile="ci")
-        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+    def ci(cls) -> "AdaINConfig":
+        return cls(steps=4, crop=64, load_size=96, batch_size=2, seconds=None, checkpoint_every=2, init_from=None,
+                   profile="ci")
 
     @classmethod
     def paper(cls) -> "AdaINConfig":
         return cls(lr=1e-4, warmup=0, init_from=None, batch_size=8, crop=256, load_size=512, steps=160_000, seconds=None,
                    self_style_fraction=0.0, precision="fp32", checkpoint_every=2000, profile="paper")
 
-    def replace(self, **changes) -> "AdaINConfig":
-        return dataclasses.replace(self, **changes)
 
     def deviations(self) -> list[dict[str, str]]:
         """Rows ``{parameter, paper, ours, why}`` for the settings that differ from the paper."""

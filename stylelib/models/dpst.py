@@ -43,13 +43,13 @@ from ..kernels.matting import DEFAULT_EPS, MattingLaplacian
 from ..masks import load_mask, one_hot, shared_labels
 from ..vgg import VGG19Features
 from .gatys import STYLE_LAYERS, GatysConfig, GatysObjective, GatysResult, _check_image, optimise_image
-from .paper_config import deviation_rows
+from .paper_config import ProfileConfig, deviation_rows
 
 LAPLACIAN_METHODS = ("sparse", "matrix_free")
 
 
 @dataclass
-class DPSTConfig:
+class DPSTConfig(ProfileConfig):
     """Hyper-parameters of Deep Photo Style Transfer; :meth:`deviations` lists paper vs ours.
 
     ``loss_reduction="mean"`` (ours) normalises the content and style terms as
@@ -104,19 +104,10 @@ class DPSTConfig:
                            optimizer=self.optimizer, steps=self.steps, init=self.init, seed=self.seed,
                            precision=self.precision, **changes)
 
-    def replace(self, **changes) -> "DPSTConfig":
-        return dataclasses.replace(self, **changes)
 
     @classmethod
-    def for_profile(cls, profile: str) -> "DPSTConfig":
-        """``ci`` (a few steps), ``quick`` (CPU minutes) or ``paper``."""
-        if profile == "paper":
-            return cls.paper()
-        if profile == "quick":
-            return cls()
-        if profile == "ci":
-            return cls(steps=5, profile="ci")
-        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+    def ci(cls) -> "DPSTConfig":
+        return cls(steps=5, profile="ci")
 
     @classmethod
     def paper(cls) -> "DPSTConfig":

@@ -55,7 +55,7 @@ from ..images import pad_to_multiple
 from ..losses import mean_std, mean_std_style_loss
 from ..train import Budget, TrainResult, fit
 from ..vgg import ACTIVATION_SCALE, CHANNELS, VGG19Features
-from .paper_config import deviation_rows
+from .paper_config import ProfileConfig, deviation_rows
 
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 FA_MODES = ("attention", "adain")
@@ -69,7 +69,7 @@ VARIANTS: dict[str, dict] = {
 
 
 @dataclass
-class FASCPConfig:
+class FASCPConfig(ProfileConfig):
     """Hyper-parameters of FA+SCP; :meth:`deviations` lists the reconstruction's values vs ours.
 
     The paper's values are unknown (abstract only); :meth:`paper` holds the
@@ -128,16 +128,12 @@ class FASCPConfig:
         """``ci``, ``quick`` or ``paper``, with one of :data:`VARIANTS` applied."""
         if variant not in VARIANTS:
             raise ValueError(f"unknown FA+SCP variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-        if profile == "paper":
-            base = cls.paper()
-        elif profile == "quick":
-            base = cls()
-        elif profile == "ci":
-            base = cls(steps=3, restyle_steps=2, seconds=None, restyle_seconds=None, crop=64, load_size=96,
-                       batch_size=2, checkpoint_every=1, profile="ci")
-        else:
-            raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
-        return base.replace(**VARIANTS[variant])
+        return super().for_profile(profile).replace(**VARIANTS[variant])
+
+    @classmethod
+    def ci(cls) -> "FASCPConfig":
+        return cls(steps=3, restyle_steps=2, seconds=None, restyle_seconds=None, crop=64, load_size=96,
+                   batch_size=2, checkpoint_every=1, profile="ci")
 
     @classmethod
     def paper(cls) -> "FASCPConfig":
@@ -146,8 +142,6 @@ class FASCPConfig:
                    restyle_steps=30_000, seconds=None, restyle_seconds=None, precision="fp32",
                    content_skips=False, checkpoint_every=2000, profile="paper")
 
-    def replace(self, **changes) -> "FASCPConfig":
-        return dataclasses.replace(self, **changes)
 
     def deviations(self) -> list[dict[str, str]]:
         why = {

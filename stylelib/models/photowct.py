@@ -43,7 +43,7 @@ from ..smoothing import FAST_EPS, FAST_RADIUS, LAMBDA, smooth_closed_form, smoot
 from ..train import Budget, TrainResult, fit
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
-from .paper_config import deviation_rows
+from .paper_config import ProfileConfig, deviation_rows
 from .wct import wct, wct_regions
 
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -51,7 +51,7 @@ SMOOTHING = ("closed_form", "fast", "none")
 
 
 @dataclass
-class PhotoWCTConfig:
+class PhotoWCTConfig(ProfileConfig):
     """Decoder training and transfer settings of PhotoWCT; :meth:`deviations` lists paper vs ours.
 
     ``steps``/``seconds`` are per decoder, finest level first (relu1_1 ... relu4_1).
@@ -103,15 +103,9 @@ class PhotoWCTConfig:
             raise ValueError(f"PhotoWCTConfig.alpha must be in [0, 1], got {self.alpha}")
 
     @classmethod
-    def for_profile(cls, profile: str) -> "PhotoWCTConfig":
-        if profile == "paper":
-            return cls.paper()
-        if profile == "quick":
-            return cls()
-        if profile == "ci":
-            return cls(steps=(2,) * 4, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1,
-                       init_from=None, profile="ci")
-        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+    def ci(cls) -> "PhotoWCTConfig":
+        return cls(steps=(2,) * 4, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1,
+                   init_from=None, profile="ci")
 
     @classmethod
     def paper(cls) -> "PhotoWCTConfig":
@@ -119,8 +113,6 @@ class PhotoWCTConfig:
         return cls(lr=1e-4, warmup=0, batch_size=8, crop=256, load_size=512, steps=(40_000,) * 4, seconds=None,
                    init_from=None, precision="fp32", checkpoint_every=2000, profile="paper")
 
-    def replace(self, **changes) -> "PhotoWCTConfig":
-        return dataclasses.replace(self, **changes)
 
     def decoder(self, level: str) -> "UnpoolDecoder":
         return UnpoolDecoder(level, input_scale=1.0 / ACTIVATION_SCALE[level] if self.scale_inputs else 1.0)

@@ -36,7 +36,7 @@ from ..images import pad_to_multiple
 from ..train import Budget, TrainResult, fit
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import DECODER_LAYERS, MirrorDecoder
-from .paper_config import deviation_rows
+from .paper_config import ProfileConfig, deviation_rows
 
 LEVELS = DECODER_LAYERS  # relu1_1 .. relu5_1
 
@@ -129,7 +129,7 @@ def wct_regions(content: torch.Tensor, style: torch.Tensor, content_labels: torc
 
 # ----------------------------------------------------------------------------- configuration
 @dataclass
-class WCTConfig:
+class WCTConfig(ProfileConfig):
     """Decoder training and transfer settings of WCT; :meth:`deviations` lists paper vs ours.
 
     ``steps``/``seconds`` are per decoder, finest level first (relu1_1 ... relu5_1).
@@ -171,15 +171,8 @@ class WCTConfig:
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
 
     @classmethod
-    def for_profile(cls, profile: str) -> "WCTConfig":
-        if profile == "paper":
-            return cls.paper()
-        if profile == "quick":
-            return cls()
-        if profile == "ci":
-            return cls(steps=(2,) * 5, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1,
-                       profile="ci")
-        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+    def ci(cls) -> "WCTConfig":
+        return cls(steps=(2,) * 5, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1, profile="ci")
 
     @classmethod
     def paper(cls) -> "WCTConfig":
@@ -188,8 +181,6 @@ class WCTConfig:
                    slim_deep_decoder=False, transfer_levels=tuple(reversed(LEVELS)), precision="fp32",
                    checkpoint_every=2000, profile="paper")
 
-    def replace(self, **changes) -> "WCTConfig":
-        return dataclasses.replace(self, **changes)
 
     def decoder(self, level: str) -> MirrorDecoder:
         scale = 1.0 / ACTIVATION_SCALE[level] if self.scale_inputs else 1.0

@@ -41,7 +41,7 @@ from ..images import pad_to_multiple
 from ..train import Budget, TrainResult, fit
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import ConvSpec, decoder_plan
-from .paper_config import deviation_rows
+from .paper_config import ProfileConfig, deviation_rows
 from .wavelets import HaarBands, HaarPool, HaarUnpool
 from .wct import wct
 
@@ -50,7 +50,7 @@ TOP = "relu4_1"
 
 
 @dataclass
-class WCT2Config:
+class WCT2Config(ProfileConfig):
     """Decoder training and transfer settings of WCT2; :meth:`deviations` lists paper vs ours."""
 
     #: weight of the feature reconstruction loss at relu4_1 (features / ACTIVATION_SCALE)
@@ -84,14 +84,8 @@ class WCT2Config:
             raise ValueError(f"WCT2Config.alpha must be in [0, 1], got {self.alpha}")
 
     @classmethod
-    def for_profile(cls, profile: str) -> "WCT2Config":
-        if profile == "paper":
-            return cls.paper()
-        if profile == "quick":
-            return cls()
-        if profile == "ci":
-            return cls(steps=3, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1, profile="ci")
-        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+    def ci(cls) -> "WCT2Config":
+        return cls(steps=3, seconds=None, crop=64, load_size=96, batch_size=2, checkpoint_every=1, profile="ci")
 
     @classmethod
     def paper(cls) -> "WCT2Config":
@@ -99,8 +93,6 @@ class WCT2Config:
         return cls(lr=1e-4, warmup=0, batch_size=8, crop=256, load_size=512, steps=40_000, seconds=None,
                    precision="fp32", checkpoint_every=2000, profile="paper")
 
-    def replace(self, **changes) -> "WCT2Config":
-        return dataclasses.replace(self, **changes)
 
     def deviations(self) -> list[dict[str, str]]:
         why = {
