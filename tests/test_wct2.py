@@ -112,3 +112,28 @@ class TestTraining:
         assert {"crop", "steps", "decoder unpooling", "training data"} <= rows
         with pytest.raises(ValueError, match="alpha"):
             WCT2Config(alpha=1.5)
+
+
+class TestStartFromWCT:
+    def test_with_zero_skip_gains_the_decoder_is_the_wct_mirror_decoder(self, tmp_path, monkeypatch):
+        """Haar unpooling of (2h, 0, 0, 0) is a 2x nearest upsampling: the WCT relu4_1 decoder, exactly."""
+        import dataclasses
+
+        from stylelib.models.wct import WCTConfig, WCTNet
+        from stylelib.models.wct2 import init_from_wct
+
+        monkeypatch.setenv("STYLELIB_WEIGHTS", str(tmp_path))
+        torch.manual_seed(3)
+        wnet = WCTNet(WCTConfig.for_profile("ci"))
+        registry.register("wct-x-relu4_1", wnet.decoders["relu4_1"].state_dict(), model="wct", profile="ci",
+                          config=dataclasses.asdict(wnet.cfg) | {"level": "relu4_1"}, data="none", iterations=0,
+                          seconds=0.0, dtype=torch.float32)
+        net2 = WCT2Net(WCT2Config(precision="fp32", init_from=None))
+        init_from_wct(net2.decoder, "wct-x-relu4_1")
+        x = _photo(skdata.astronaut(), 32)
+        feats = net2.encode(x)
+        with torch.no_grad():
+            ref = wnet.decoders["relu4_1"](feats.top)
+            ours = net2.decoder(feats)
+        assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+        assert float(net2.decoder.skip_gain.abs().sum()) == 0.0
