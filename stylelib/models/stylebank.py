@@ -103,9 +103,12 @@ class StyleBankConfig:
     style_group: str = "sb_"
     steps: int = 300_000
     seconds: float | None = None
-    #: the incremental-learning comparison: budget of each of its two runs
+    #: the incremental-learning comparison: budget of the new bank alone (E, D frozen) ...
     incremental_steps: int = 20_000
     incremental_seconds: float | None = None
+    #: ... and of the whole network trained from scratch for that style alone
+    single_steps: int = 300_000
+    single_seconds: float | None = None
     checkpoint_every: int = 2000
     seed: int = 0
     #: "fp32" or "bf16" (VGG passes under CPU autocast; the auto-encoder and the losses in fp32)
@@ -132,6 +135,7 @@ class StyleBankConfig:
             return cls.quick()
         if profile == "ci":
             return cls.quick().replace(steps=6, seconds=None, incremental_steps=4, incremental_seconds=None,
+                                       single_steps=6, single_seconds=None,
                                        crop=32, load_size=48, style_size=48, batch_size=2, n_styles=2,
                                        checkpoint_every=3, profile="ci")
         raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
@@ -143,7 +147,8 @@ class StyleBankConfig:
     @classmethod
     def quick(cls) -> "StyleBankConfig":
         return cls(crop=128, load_size=256, style_size=256, n_styles=8, steps=100_000, seconds=1260.0,
-                   incremental_steps=10_000, incremental_seconds=330.0, lr_decay_every=100_000,
+                   incremental_steps=10_000, incremental_seconds=240.0, single_steps=100_000,
+                   single_seconds=720.0, lr_decay_every=100_000,
                    checkpoint_every=100, precision="bf16", style_weight=2.0, tv_weight=1e4, profile="quick")
 
     def replace(self, **changes) -> "StyleBankConfig":
@@ -165,7 +170,10 @@ class StyleBankConfig:
             "steps": "the run stops at its time budget (seconds), not at an iteration count",
             "seconds": "21 minutes of one CPU core instead of 300k GPU iterations",
             "incremental_steps": "time-limited instead (incremental_seconds)",
-            "incremental_seconds": "each run of the comparison (new bank alone / whole network) gets 5.5 minutes",
+            "incremental_seconds": "the new bank alone gets 4 minutes of one CPU core",
+            "single_steps": "time-limited instead (single_seconds)",
+            "single_seconds": "the whole network for the new style alone gets 12 minutes, 3x the bank's time "
+                              "(the paper compares with a full training, hours on a GPU)",
             "lr_decay_every": "no decay within our short run",
             "checkpoint_every": "bookkeeping only",
             "precision": "bf16 autocast in the VGG passes is faster on this CPU",
@@ -542,22 +550,28 @@ def train_incremental(net: StyleBankNet, cfg: StyleBankConfig, style_name: str, 
     return new, result, cdesc
 
 
-def smoothed(history: pd.DataFrame, column: str, window: int = 20) -> pd.DataFrame:
-    """``step``, ``seconds`` and the rolling mean of ``column`` over its last ``window`` logged values."""
+def smoothed(history: pd.DataFrame, column: str, window: int = 20, full: bool = False) -> pd.DataFrame:
+    """``step``, ``seconds`` and the rolling mean of ``column`` over its last ``window`` logged values.
+
+    With ``full``, the first ``window - 1`` rows (whose mean would cover fewer values) are dropped.
+    """
     h = history.dropna(subset=[column])
-    return pd.DataFrame({"step": h["step"], "seconds": h["seconds"],
-                         column: h[column].rolling(window, min_periods=1).mean()})
+    out = pd.DataFrame({"step": h["step"], "seconds": h["seconds"],
+                        column: h[column].rolling(window, min_periods=window if full else 1).mean()})
+    return out.dropna() if full else out
 
 
 def compare_incremental(inc: pd.DataFrame, full: pd.DataFrame, tolerance: float = 0.2,
                         window: int = 20) -> dict[str, float | None]:
     """Time and style loss of the incremental bank vs the whole network trained for the same style.
 
-    Style losses are rolling means over ``window`` stylizing steps; the
-    incremental run's *matched* time is the first time its smoothed style
-    loss is within ``tolerance`` of the full run's final one.
+    Style losses are rolling means over ``window`` stylizing steps (full
+    windows only); the incremental run's *matched* time is the first time its
+    smoothed style loss is within ``tolerance`` of the full run's final one.
     """
-    si, sf = smoothed(inc, "style", window), smoothed(full, "style", window)
+    si, sf = smoothed(inc, "style", window, full=True), smoothed(full, "style", window, full=True)
+    if si.empty or sf.empty:
+        raise StyleBankError(f"compare_incremental: need at least {window} stylizing steps in each run")
     final_full, final_inc = float(sf["style"].iloc[-1]), float(si["style"].iloc[-1])
     hit = si[si["style"] <= (1 + tolerance) * final_full]
     matched = float(hit["seconds"].iloc[0]) if len(hit) else None
@@ -566,6 +580,7 @@ def compare_incremental(inc: pd.DataFrame, full: pd.DataFrame, tolerance: float 
         "incremental_seconds": float(inc["seconds"].iloc[-1]), "full_seconds": full_seconds,
         "incremental_steps": int(inc["step"].iloc[-1]), "full_steps": int(full["step"].iloc[-1]),
         "incremental_final_style_loss": final_inc, "full_final_style_loss": final_full,
+        "incremental_first_style_loss": float(si["style"].iloc[0]),
         "style_loss_ratio": final_inc / final_full,
         "incremental_seconds_to_match": matched,
         "time_ratio_to_match": matched / full_seconds if matched is not None else None,
@@ -605,42 +620,51 @@ def load_history(name: str) -> pd.DataFrame:
 
 
 def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
-                       name: str | None = None, **overrides) -> list[registry.Entry]:
+                       name: str | None = None, reuse_base: bool = False, **overrides) -> list[registry.Entry]:
     """``stylelib train stylebank``: the multi-style net, then the incremental comparison.
 
     Registers ``stylebank-<profile>`` (E, D and the first ``n_styles``
     banks), ``stylebank-<profile>-incremental`` (the bank for the next style,
     trained with E and D frozen) and ``stylebank-<profile>-single`` (a whole
-    network trained for that style alone, with the same time budget), with
+    network trained from scratch for that style alone, budget ``single_*``), with
     their loss histories as CSV beside the weights and the comparison's
-    numbers in the incremental entry's metrics.
+    numbers in the incremental entry's metrics.  ``reuse_base`` skips the
+    multi-style run and starts the comparison from the registered
+    ``stylebank-<profile>`` (its fp16 weights).
     """
     cfg = StyleBankConfig.for_profile(profile).replace(**overrides)
     base = name or f"stylebank-{profile}"
     run_root = Path(run_dir) if run_dir is not None else None
     sub = (lambda part: run_root / part) if run_root is not None else (lambda part: None)
     names, images, sdesc = load_styles(cfg, cfg.n_styles)
-    net, res, cdesc = train_stylebank(cfg, names, images, run_dir=sub("multi"), resume=resume, progress=progress)
-    data = f"content: {cdesc}; styles: {sdesc}"
     psnr_size = 64 if profile == "ci" else 256
-    metrics = reconstruction_psnr(net, psnr_size)
-    metrics |= {"final_style_loss_mean_last_50": float(res.history["style"].dropna().tail(50).mean()),
-                "final_reconstruction_mse_mean_last_20": float(res.history["reconstruction"].dropna().tail(20).mean()),
-                "stopped_by": res.stopped_by}
     config = dataclasses.asdict(cfg) | {"styles": names}
-    out = [registry.register(base, net.state_dict(), model="stylebank", profile=profile, config=config, data=data,
-                             iterations=res.steps, seconds=res.seconds, metrics=metrics)]
-    _save_history(base, res.history)
+    out = []
+    if reuse_base:
+        net = load_stylebank(base, incremental=False)
+        cdesc = registry.entry(base).data.split(";")[0].removeprefix("content: ")
+    else:
+        net, res, cdesc = train_stylebank(cfg, names, images, run_dir=sub("multi"), resume=resume, progress=progress)
+        data = f"content: {cdesc}; styles: {sdesc}"
+        metrics = reconstruction_psnr(net, psnr_size)
+        metrics |= {"final_style_loss_mean_last_50": float(res.history["style"].dropna().tail(50).mean()),
+                    "final_reconstruction_mse_mean_last_20":
+                        float(res.history["reconstruction"].dropna().tail(20).mean()),
+                    "stopped_by": res.stopped_by}
+        out.append(registry.register(base, net.state_dict(), model="stylebank", profile=profile, config=config,
+                                     data=data, iterations=res.steps, seconds=res.seconds, metrics=metrics))
+        _save_history(base, res.history)
 
-    # incremental learning vs the whole network for one new style, same time budget, one after the other
+    # incremental learning vs the whole network for one new style, one after the other on the same machine
     (new_name,), (new_image,), new_desc = load_styles(cfg, 1, offset=cfg.n_styles)
     inc, inc_res, _ = train_incremental(net, cfg, new_name, new_image, run_dir=sub("incremental"), resume=resume,
                                         progress=progress)
-    single_cfg = cfg.replace(steps=cfg.incremental_steps, seconds=cfg.incremental_seconds)
+    single_cfg = cfg.replace(steps=cfg.single_steps, seconds=cfg.single_seconds)
     single, single_res, _ = train_stylebank(single_cfg, [new_name], [new_image], run_dir=sub("single"),
                                             resume=resume, progress=progress,
                                             desc=f"stylebank whole network ({new_name})")
-    cmp = compare_incremental(inc_res.history, single_res.history)
+    n_style_steps = min(int(h["style"].notna().sum()) for h in (inc_res.history, single_res.history))
+    cmp = compare_incremental(inc_res.history, single_res.history, window=max(1, min(20, n_style_steps)))
     out.append(registry.register(f"{base}-incremental", inc.banks.state_dict(), model="stylebank", profile=profile,
                                  config=config | {"styles": [new_name], "mode": "incremental", "base": base},
                                  data=f"content: {cdesc}; style: {new_desc}", iterations=inc_res.steps,
