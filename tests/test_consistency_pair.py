@@ -236,3 +236,21 @@ class TestMethod:
         content, style = _photo(11, (1, 3, 40, 52)), _photo(12, (1, 3, 40, 52))
         out = stylize_consistency_pair(content, style, steps=2, profile="ci")
         assert out.shape == content.shape and torch.isfinite(out).all()
+
+
+class TestRegisteredPair:
+    """The committed ``consistency_pair-quick`` weights (sha256 checked on load)."""
+
+    def test_styles_and_directions(self):
+        from stylelib.models.consistency_pair import load_consistency_pair
+
+        pair = load_consistency_pair("consistency_pair-quick")
+        assert pair.G.n_styles == 4 and len(pair.style_names) == 4  # a, b, and c after 1000 and 500 iterations
+        assert count_parameters(pair.G.conv_parameters()) == CONV_PARAMS + 9
+        x = _photo(13, (1, 3, 48, 64))
+        outs = [pair.G.stylize(x, s) for s in range(4)]
+        assert all(o.shape == x.shape for o in outs)
+        assert all((outs[i] - outs[j]).abs().mean() > 1e-3 for i in range(4) for j in range(i))
+        # a fresh copy each time: adapting one never changes the cached weights
+        other = load_consistency_pair("consistency_pair-quick")
+        assert other.G is not pair.G and torch.equal(other.G.stylize(x, STYLE_B), outs[STYLE_B])
