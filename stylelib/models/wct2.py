@@ -39,7 +39,7 @@ from torch import nn
 from .. import methods, registry
 from ..images import pad_to_multiple
 from ..train import Budget, TrainResult, fit
-from ..vgg import ACTIVATION_SCALE, VGG19Features
+from ..vgg import ACTIVATION_SCALE, CHANNELS, VGG19Features
 from .decoders import ConvSpec, decoder_plan
 from .paper_config import ProfileConfig, deviation_rows
 from .wavelets import HaarBands, HaarPool, HaarUnpool
@@ -65,7 +65,7 @@ class WCT2Config(ProfileConfig):
     seconds: float | None = 900.0
     checkpoint_every: int = 200
     seed: int = 0
-    #: registered WCT relu4_1 decoder to start from, skip gains at 0 (None: random init, gains 1, as the paper)
+    #: registered WCT relu4_1 decoder to start from (None: random initialisation, as the paper)
     init_from: str | None = "wct-quick-relu4_1"
     #: where WCT is applied during the single pass (the paper: all three)
     transfer_at: tuple[str, ...] = TRANSFER_POINTS
@@ -107,16 +107,18 @@ class WCT2Config(ProfileConfig):
             "steps": "minutes on a CPU instead of hours on a GPU",
             "seconds": "the CPU run also stops at a wall-time budget",
             "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
-            "init_from": "ours starts from our WCT relu4_1 decoder (same convolutions) with the skip gains at 0 and "
-                         "learns the gains; from random weights, 25 CPU minutes (479 steps) reached 13.3 dB",
+            "init_from": "ours starts from our WCT relu4_1 decoder (same convolutions; the band fusion starts as "
+                         "a nearest upsampling); from random weights, 25 CPU minutes (479 steps) reached 13.3 dB",
             "checkpoint_every": "bookkeeping only",
             "profile": "name of the settings",
         }
         rows = deviation_rows(self, self.paper(), why)
         rows += [
             {"parameter": "decoder unpooling", "paper": "cat5 (bands and encoder skip concatenated) in the "
-             "released model; sum also described", "ours": "sum (exact inverse of the pooling)",
-             "why": "fewer parameters to train in a CPU budget; the encoder's skipped bands already carry the detail"},
+             "released model; sum also described", "ours": "the four unpooled bands concatenated and mixed by a 1x1 "
+             "convolution (cat, without the fifth, pre-pooling feature map)",
+             "why": "starts exactly as the WCT decoder we fine-tune from; a fixed sum needs a decoder whose "
+                    "features are in VGG's basis, which a WCT-initialised one is not (learned skip gains went to 0)"},
             {"parameter": "encoder", "paper": "VGG-19 convolutions with wavelet pooling",
              "ours": "the same, Caffe VGG-19 weights frozen, LL / 2 passed down",
              "why": "LL / 2 is the 2x2 average, close to the pooled activations the convolutions were trained on"},
@@ -179,19 +181,31 @@ class WaveEncoder(nn.Module):
 class WaveDecoder(nn.Module):
     """The mirror of the wavelet encoder: VGG's convolutions in reverse, Haar unpooling with the skipped bands.
 
-    Each unpooling multiplies the skipped bands by a learned gain per block
-    (``skip_gain``).  With the gains at 0 the unpooling of ``2h`` is exactly a
-    2x nearest upsampling, so the decoder is then the WCT mirror decoder of
-    relu4_1 with the same convolutions: :func:`init_from_wct` starts from that
-    trained decoder, and training learns how much of the skipped detail to add.
+    Each unpooling returns the four bands unpooled separately (``HaarUnpool("cat")``:
+    the decoder's low band and the encoder's three skipped bands), and a 1x1
+    convolution per block (``fuse``) mixes them back to the block's width.
+    ``fuse`` starts as the identity on the low band and zero on the others:
+    the unpooling of ``2h`` is then exactly a 2x nearest upsampling, so the
+    decoder is the WCT mirror decoder of relu4_1 with the same convolutions.
+    :func:`init_from_wct` starts from that trained decoder, and training
+    learns how to add the skipped detail (summing all four bands with
+    weight 1 would be the exact inverse of the pooling in VGG's own basis).
     """
 
     def __init__(self):
         super().__init__()
         self.plan = decoder_plan(TOP)
-        self.unpool = HaarUnpool("sum")
+        self.unpool = HaarUnpool("cat")
         self.convs = nn.ModuleList(nn.Conv2d(s.in_ch, s.out_ch, 3) for s in self.plan if isinstance(s, ConvSpec))
-        self.skip_gain = nn.Parameter(torch.ones(int(TOP[4]) - 1))
+        self.fuse = nn.ModuleDict()
+        for block in range(int(TOP[4]) - 1, 0, -1):
+            c = CHANNELS[f"conv{block}_1"]  # the width of the block whose pooling is undone
+            fuse = nn.Conv2d(4 * c, c, 1)
+            with torch.no_grad():
+                fuse.weight.zero_()
+                fuse.weight[:, :c, 0, 0] = torch.eye(c)
+                fuse.bias.zero_()
+            self.fuse[str(block)] = fuse
 
     def forward(self, feats: WaveFeatures, transfer=None) -> torch.Tensor:
         """Decode; ``transfer("decoder", block, h)`` may replace the features after each unpooling block."""
@@ -201,8 +215,8 @@ class WaveDecoder(nn.Module):
         for step in self.plan:
             if step == "up":
                 block -= 1
-                lh, hl, hh = (t * (_block_scale(block) * self.skip_gain[block - 1]) for t in feats.skips[block])
-                h = self.unpool(2.0 * h, 2.0 * lh, 2.0 * hl, 2.0 * hh)
+                lh, hl, hh = (t * _block_scale(block) for t in feats.skips[block])
+                h = self.fuse[str(block)](self.unpool(2.0 * h, 2.0 * lh, 2.0 * hl, 2.0 * hh))
                 continue
             h = next(convs)(F.pad(h, (1, 1, 1, 1), mode="reflect"))
             if step.relu:
@@ -281,7 +295,7 @@ class WCT2Net(nn.Module):
 
 # ----------------------------------------------------------------------------- training
 def init_from_wct(decoder: WaveDecoder, name: str) -> None:
-    """Copy the registered WCT relu4_1 mirror decoder ``name`` into ``decoder`` and set the skip gains to 0.
+    """Copy the registered WCT relu4_1 mirror decoder's convolutions ``name`` into ``decoder``.
 
     Both scale their input by 1 / ACTIVATION_SCALE["relu4_1"] (the WCT decoder when it was trained with
     ``scale_inputs``); the convolutions are the same, in the same order.
@@ -298,7 +312,6 @@ def init_from_wct(decoder: WaveDecoder, name: str) -> None:
         for conv, key in zip(convs, sorted(weights, key=lambda k: int(k.split(".")[1]))):
             conv.weight.copy_(state[key])
             conv.bias.copy_(state[key[:-len("weight")] + "bias"])
-        decoder.skip_gain.zero_()
 
 
 def train_wct2(cfg: WCT2Config | None = None, *, run_dir=None, resume: bool = False, progress: bool = True
