@@ -45,7 +45,7 @@ profile = "ci"
 size = 64
 n_photos = 2
 n_recon = 4
-fusion_styles = [0, 1]
+fusion_styles = "most_different"
 fusion_weights = [0.0, 0.25, 0.5, 0.75, 1.0]
 kmeans_k = 2
 kmeans_n_init = 3
@@ -69,9 +69,9 @@ from stylelib.data.training import held_out_photos
 from stylelib.errors import StylelibError
 from stylelib.images import load_image
 from stylelib.masks import load_mask, mask_to_rgb, one_hot
-from stylelib.metrics import gram_distance, measure, psnr
-from stylelib.models.stylebank import (StyleBankConfig, config_of, kmeans_masks, load_history, load_single,
-                                       load_styles, load_stylebank, smoothed)
+from stylelib.metrics import measure, psnr
+from stylelib.models.stylebank import (StyleBankConfig, config_of, gram_distances, kmeans_masks, load_history,
+                                       load_single, load_styles, load_stylebank, smoothed)
 from stylelib.plotting import image_grid, loss_curves
 from stylelib.reproduce import Outputs, as_markdown
 
@@ -175,7 +175,8 @@ fig
 #
 # PSNR of `D(E(I))` against `I` on held-out photos at a long side of `size` pixels. Then the check that
 # the style lives in the banks, not in `E` and `D`: for every style, the Gram distance to the style
-# (`stylelib.metrics.gram_distance`, relative, relu1_1…relu5_1) of the reconstruction divided by that of
+# (`stylelib.metrics.gram_distance`, relative, relu1_1…relu5_1; `gram_distances` computes it for many
+# images at once) of the reconstruction divided by that of
 # the photo itself. A reconstruction carrying style would have ratios well below 1; the stylized
 # outputs are shown for comparison.
 
@@ -193,11 +194,12 @@ outputs.save_table(recon, "reconstruction_psnr")
 style_rows = []
 for img in photos:
     rec = net.reconstruct(img)
+    stylized = [net.stylize(img, i) for i in range(len(style_names))]
+    refs = [style_ref(i, img) for i in range(len(style_names))]
+    d = gram_distances([img, rec, *stylized], refs)  # rows: photo, reconstruction, each bank; columns: styles
     for i, name in enumerate(style_names):
-        s = style_ref(i, img)
-        base = gram_distance(img, s)
-        style_rows.append({"style": name, "reconstruction / photo": gram_distance(rec, s) / base,
-                           "stylized / photo": gram_distance(net.stylize(img, i), s) / base})
+        style_rows.append({"style": name, "reconstruction / photo": float(d[1, i] / d[0, i]),
+                           "stylized / photo": float(d[2 + i, i] / d[0, i])})
 not_stylised = pd.DataFrame(style_rows).groupby("style", sort=False).median()
 not_stylised.index.name = "style (median over photos): Gram distance to the style, relative to the photo's"
 outputs.save_table(not_stylised, "autoencoder_not_stylised")
@@ -263,25 +265,36 @@ fig
 # %% [markdown]
 # ## 6 · Linear fusion
 #
-# `D((w K_A + (1 − w) K_B) ∗ F)` for `w` in `fusion_weights`, with A and B the banks `fusion_styles`.
-# Since the bank is linear, this is also `D(w K_A ∗ F + (1 − w) K_B ∗ F)`. The plot gives the Gram
-# distance of each fused image to style A and to style B against the weight, for every photo; the
-# claim to check is that the distance to A falls monotonically as `w` moves towards A.
+# `D((w K_A + (1 − w) K_B) ∗ F)` for `w` in `fusion_weights`. Since the bank is linear, this is also
+# `D(w K_A ∗ F + (1 − w) K_B ∗ F)`. A and B are the banks `fusion_styles`, or, with
+# `fusion_styles = "most_different"`, the two banks whose outputs on the first photo are furthest apart
+# in Gram distance (many of our briefly trained banks still look alike, and fusing two look-alikes tests
+# nothing). The plot gives the Gram distance of each fused image to style A and to style B against the
+# weight, for every photo; the claim to check is that the distance to a style falls monotonically as the
+# weight moves towards it, which we test for both A and B.
 
 # %% tags=["nbval-ignore-output"]
+if fusion_styles == "most_different":
+    first_outputs = [net.stylize(photos[0], i) for i in range(len(style_names))]
+    apart = gram_distances(first_outputs, first_outputs)
+    apart = apart + apart.T
+    b, a = sorted(divmod(int(apart.argmax()), len(style_names)))
+    fusion_styles = [a, b]
 a, b = fusion_styles
 fusion_rows, strips = [], []
 for k, img in enumerate(photos):
     strip = [net.fuse_linear(img, {a: w, b: 1 - w}) for w in fusion_weights]
     strips.append(strip)
-    for w, out in zip(fusion_weights, strip):
-        fusion_rows.append({"photo": k, "weight on A": w, "Gram dist. to A": gram_distance(out, style_ref(a, img)),
-                            "Gram dist. to B": gram_distance(out, style_ref(b, img))})
+    d = gram_distances(strip, [style_ref(a, img), style_ref(b, img)])
+    for w, (to_a, to_b) in zip(fusion_weights, d.tolist()):
+        fusion_rows.append({"photo": k, "weight on A": w, "Gram dist. to A": to_a, "Gram dist. to B": to_b})
 fusion = pd.DataFrame(fusion_rows)
 monotone = {k: bool((sub["Gram dist. to A"].diff().dropna() < 0).all()) for k, sub in fusion.groupby("photo")}
-n_monotone = sum(monotone.values())
-print(f"A = {style_names[a]}, B = {style_names[b]}: the Gram distance to A falls monotonically with the weight "
-      f"on {n_monotone} of {len(monotone)} photos")
+monotone_b = {k: bool((sub["Gram dist. to B"].diff().dropna() > 0).all()) for k, sub in fusion.groupby("photo")}
+n_monotone, n_monotone_b = sum(monotone.values()), sum(monotone_b.values())
+print(f"A = {style_names[a]}, B = {style_names[b]}: the Gram distance to A falls monotonically as the weight moves "
+      f"towards A on {n_monotone} of {len(monotone)} photos; the distance to B as it moves towards B on "
+      f"{n_monotone_b} of {len(monotone_b)}")
 outputs.save_table(fusion, "linear_fusion")
 as_markdown(fusion[fusion["photo"] == 0])
 
@@ -399,15 +412,21 @@ claims = pd.DataFrame([
     ("The auto-encoder branch reconstructs photos: the style is not in E and D.",
      f"median PSNR {psnr_median:.1f} dB on {len(recon)} held-out photos at {size} px; Gram distance to the styles, "
      f"relative to the photo's: reconstruction {recon_ratio:.2f}, stylized outputs {stylized_ratio:.2f}",
-     ("consistent" if recon_ratio > 0.8 and stylized_ratio < recon_ratio else "not reproduced")
-     + f" (PSNR {'at least' if psnr_median >= 20 else 'below'} our 20 dB aim)"),
+     ("consistent" if (not_stylised["reconstruction / photo"] > 0.8).all() else
+      f"partly: the reconstruction is itself closer than the photo to {int((not_stylised['reconstruction / photo'] <= 0.8).sum())}"
+      f" of the {len(not_stylised)} styles (ratio ≤ 0.8), so E and D still carry some common style")
+     + f"; PSNR {'at least' if psnr_median >= 20 else 'below'} our 20 dB aim"),
     ("Each bank holds one style; banks are independent.",
      "tests: changing one bank changes only its style's output (bit-identical elsewhere)", "consistent"),
     ("Linear fusion of banks blends styles.",
-     f"Gram distance to {style_names[a]} falls monotonically with its weight on {n_monotone}/{len(monotone)} photos "
+     f"banks {style_names[a]} (A) and {style_names[b]} (B): the Gram distance to A falls monotonically as the "
+     f"weight moves towards A on {n_monotone}/{len(monotone)} photos "
      f"({fusion[fusion['photo'] == 0]['Gram dist. to A'].iloc[0]:.3g} at w = 0 → "
-     f"{fusion[fusion['photo'] == 0]['Gram dist. to A'].iloc[-1]:.3g} at w = 1 on the first)",
-     "consistent" if n_monotone == len(monotone) else "not on every photo"),
+     f"{fusion[fusion['photo'] == 0]['Gram dist. to A'].iloc[-1]:.3g} at w = 1 on the first); the distance to B "
+     f"as it moves towards B on {n_monotone_b}/{len(monotone_b)}",
+     "consistent for A" + (" and B" if n_monotone_b == len(monotone_b) else
+                           f"; for B only on {n_monotone_b}/{len(monotone_b)} photos (flat near B)")
+     if n_monotone == len(monotone) else "not on every photo"),
     ("Region fusion: regions found by K-means, each with its own bank (Eq. 6).",
      f"{kmeans_k} K-means regions on the encoder features" + ("; DPST masks too" if "dpst" in present else ""),
      "shown (qualitative, as in the paper)"),

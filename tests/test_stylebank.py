@@ -304,3 +304,16 @@ class TestRegistered:
             StyleBankConfig.for_profile("huge")
         with pytest.raises(ValueError, match="multiple of 4"):
             StyleBankConfig(crop=30)
+
+
+class TestGramDistances:
+    def test_matches_the_metric_pair_by_pair(self):
+        from stylelib.metrics import gram_distance
+        from stylelib.models.stylebank import gram_distances
+
+        xs = [_images(1, 32, 21), _images(1, 32, 22)]
+        ss = [_images(1, 40, 23), _images(1, 24, 24) ** 2]
+        table = gram_distances(xs, ss)
+        for i, x in enumerate(xs):
+            for j, s in enumerate(ss):
+                assert float(table[i, j]) == pytest.approx(gram_distance(x, s), rel=1e-6)

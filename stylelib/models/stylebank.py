@@ -588,6 +588,31 @@ def compare_incremental(inc: pd.DataFrame, full: pd.DataFrame, tolerance: float 
     }
 
 
+@torch.no_grad()
+def gram_distances(images: Sequence[torch.Tensor], styles: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``[len(images), len(styles)]``: :func:`stylelib.metrics.gram_distance` of every image to every style.
+
+    The same measure (relative squared Gram distance, averaged over
+    ``metrics.STYLE_LAYERS``), with each image's Gram matrices computed once
+    instead of once per pair: the notebook compares dozens of outputs with
+    nine styles.
+    """
+    from ..metrics import STYLE_LAYERS
+    from ..vgg import shared_vgg
+
+    vgg = shared_vgg(tuple(STYLE_LAYERS))
+
+    def grams(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: gram_matrix(v.double())[0] for k, v in vgg(x.detach().float()).items()}
+
+    gi, gs = [grams(x) for x in images], [grams(s) for s in styles]
+    out = torch.zeros(len(images), len(styles), dtype=torch.float64)
+    for i, a in enumerate(gi):
+        for j, b in enumerate(gs):
+            out[i, j] = sum(((a[k] - b[k]).pow(2).sum() / b[k].pow(2).sum().clamp_min(1e-30)) for k in STYLE_LAYERS)
+    return out / len(STYLE_LAYERS)
+
+
 def reconstruction_psnr(net: StyleBankNet, size: int = 256) -> dict[str, float | int | str]:
     """PSNR of the auto-encoder branch ``D(E(I))`` against ``I`` over the held-out photos."""
     from ..data.training import held_out_photos
