@@ -317,3 +317,18 @@ class TestGramDistances:
         for i, x in enumerate(xs):
             for j, s in enumerate(ss):
                 assert float(table[i, j]) == pytest.approx(gram_distance(x, s), rel=1e-6)
+
+
+class TestCommittedWeights:
+    def test_quick_weights_load_and_stylize_by_name(self):
+        from stylelib import methods
+        from stylelib.models.stylebank import stylize_stylebank
+
+        net = load_stylebank("stylebank-quick")
+        assert len(net.style_names) == 9 and net.style_names[-1] == registry.entry(
+            "stylebank-quick-incremental").config["styles"][0]
+        x = _images(1, 40)
+        assert torch.equal(stylize_stylebank(x, net.style_names[3]), net.stylize(x, 3))
+        assert methods._REGISTRY["stylebank"].fn is stylize_stylebank
+        with pytest.raises(StyleBankError, match="no bank for style"):
+            stylize_stylebank(x, "not-a-style")
