@@ -70,8 +70,8 @@ from stylelib.errors import StylelibError
 from stylelib.images import load_image
 from stylelib.masks import load_mask, mask_to_rgb, one_hot
 from stylelib.metrics import measure, psnr
-from stylelib.models.stylebank import (StyleBankConfig, config_of, gram_distances, kmeans_masks, load_history,
-                                       load_single, load_styles, load_stylebank, smoothed)
+from stylelib.models.stylebank import (StyleBankConfig, config_of, gram_distances, kmeans_masks, load_single,
+                                       load_styles, load_stylebank, smoothed)
 from stylelib.plotting import image_grid, loss_curves
 from stylelib.reproduce import Outputs, as_markdown
 
@@ -86,8 +86,8 @@ outputs
 # banks of the first styles, trained together), `stylebank-quick-incremental` (one bank for a style the
 # first run never saw, trained afterwards with E and D frozen) and `stylebank-quick-single` (a whole
 # network, E, D and one bank, trained from scratch for that same style alone, with three times the
-# bank's time budget: the other arm of the comparison in section 5). With the `art` set the styles are StyleBank's own training
-# paintings (`sb_00` …); without it, the embedded textures.
+# bank's time budget: the other arm of the comparison in section 5). With the `art` set the styles are
+# StyleBank's own training paintings (`sb_00` …); without it, the embedded textures.
 
 # %% tags=["nbval-ignore-output"]
 present = available_sets()
@@ -135,7 +135,7 @@ print(f"{n_joint} jointly trained banks + 1 incremental: {', '.join(style_names)
 # third step). Each curve is a rolling mean over 20 of its steps.
 
 # %% tags=["nbval-ignore-output"]
-hist = load_history(weights)
+hist = registry.load_history(weights)
 curves = {"stylizing branch": pd.concat([smoothed(hist, "style"), smoothed(hist, "content")["content"]], axis=1),
           "auto-encoder branch": smoothed(hist, "reconstruction")}
 fig = loss_curves(curves, x="step", ys=["style", "content", "reconstruction"])
@@ -218,7 +218,8 @@ as_markdown(not_stylised)
 # %% tags=["nbval-ignore-output"]
 inc_entry, single_entry = known[f"{weights}-incremental"], known[f"{weights}-single"]
 cmp = inc_entry.metrics
-inc_hist, single_hist = load_history(f"{weights}-incremental"), load_history(f"{weights}-single")
+inc_hist = registry.load_history(f"{weights}-incremental")
+single_hist = registry.load_history(f"{weights}-single")
 new_name = inc_entry.config["styles"][0]
 comparison = pd.DataFrame([
     {"run": "new bank only (E, D frozen)", "steps": cmp["incremental_steps"],
@@ -229,7 +230,8 @@ comparison = pd.DataFrame([
 style_ratio = cmp["style_loss_ratio"]
 time_ratio = cmp["time_ratio_to_match"]
 print(f"style {new_name}: final style loss ratio (bank / whole network) = {style_ratio:.3f}; the bank's first "
-      f"{cmp['window']} steps average {cmp['incremental_first_style_loss']:.3g}, its last {cmp['incremental_final_style_loss']:.3g}")
+      f"{cmp['window']} steps average {cmp['incremental_first_style_loss']:.3g}, "
+      f"its last {cmp['incremental_final_style_loss']:.3g}")
 print("incremental run within 20% of the whole network's final style loss after "
       + (f"{cmp['incremental_seconds_to_match']:.0f} s = {time_ratio:.3f} of the whole network's time"
          if time_ratio is not None else "never (within its budget)"))
@@ -413,7 +415,8 @@ claims = pd.DataFrame([
      f"median PSNR {psnr_median:.1f} dB on {len(recon)} held-out photos at {size} px; Gram distance to the styles, "
      f"relative to the photo's: reconstruction {recon_ratio:.2f}, stylized outputs {stylized_ratio:.2f}",
      ("consistent" if (not_stylised["reconstruction / photo"] > 0.8).all() else
-      f"partly: the reconstruction is itself closer than the photo to {int((not_stylised['reconstruction / photo'] <= 0.8).sum())}"
+      "partly: the reconstruction is itself closer than the photo to "
+      f"{int((not_stylised['reconstruction / photo'] <= 0.8).sum())}"
       f" of the {len(not_stylised)} styles (ratio ≤ 0.8), so E and D still carry some common style")
      + f"; PSNR {'at least' if psnr_median >= 20 else 'below'} our 20 dB aim"),
     ("Each bank holds one style; banks are independent.",

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from stylelib import registry
 from stylelib.models.stylebank import (StyleBankConfig, StyleBankError, StyleBankLoss, StyleBankNet, apply_bank,
                                        balance_gradients, branch_of, compare_incremental, kmeans_masks,
-                                       load_history, load_stylebank, style_ids_of, train_and_register,
+                                       load_stylebank, style_ids_of, train_and_register,
                                        train_incremental, train_stylebank)
 from stylelib.train import BranchOptimizers
 
@@ -292,7 +292,7 @@ class TestRegistered:
         assert {"incremental_seconds", "full_seconds", "style_loss_ratio"} <= set(entries[1].metrics)
         net = load_stylebank("stylebank-ci")
         assert len(net.style_names) == cfg.n_styles + 1
-        assert len(load_history("stylebank-ci")) == cfg.steps
+        assert len(registry.load_history("stylebank-ci")) == cfg.steps
         load_stylebank.cache_clear()
 
     def test_profiles_and_deviations(self):

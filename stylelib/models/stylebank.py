@@ -54,7 +54,7 @@ from ..kmeans import kmeans
 from ..losses import gram_matrix, gram_style_loss, tv_loss
 from ..train import Budget, BranchOptimizers, TrainResult, fit
 from ..vgg import VGG19Features
-from .paper_config import deviation_rows
+from .paper_config import ProfileConfig, deviation_rows
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2")
 CONTENT_LAYER = "relu4_2"
@@ -69,7 +69,7 @@ class StyleBankError(StylelibError, ValueError):
 
 
 @dataclass
-class StyleBankConfig:
+class StyleBankConfig(ProfileConfig):
     """Hyper-parameters of StyleBank training; :meth:`deviations` lists paper vs ours.
 
     The defaults are the ``quick`` profile (about half an hour on one CPU
@@ -127,18 +127,10 @@ class StyleBankConfig:
             raise ValueError(f"crop must be a multiple of {STRIDE}, got {self.crop}")
 
     @classmethod
-    def for_profile(cls, profile: str) -> "StyleBankConfig":
-        """``ci`` (a few steps, for tests), ``quick`` (our committed weights) or ``paper``."""
-        if profile == "paper":
-            return cls.paper()
-        if profile == "quick":
-            return cls.quick()
-        if profile == "ci":
-            return cls.quick().replace(steps=6, seconds=None, incremental_steps=4, incremental_seconds=None,
-                                       single_steps=6, single_seconds=None,
-                                       crop=32, load_size=48, style_size=48, batch_size=2, n_styles=2,
-                                       checkpoint_every=3, profile="ci")
-        raise ValueError(f"unknown profile {profile!r}; choose ci, quick or paper")
+    def ci(cls) -> "StyleBankConfig":
+        return cls.quick().replace(steps=6, seconds=None, incremental_steps=4, incremental_seconds=None,
+                                   single_steps=6, single_seconds=None, crop=32, load_size=48, style_size=48,
+                                   batch_size=2, n_styles=2, checkpoint_every=3, profile="ci")
 
     @classmethod
     def paper(cls) -> "StyleBankConfig":
@@ -150,9 +142,6 @@ class StyleBankConfig:
                    incremental_steps=10_000, incremental_seconds=240.0, single_steps=100_000,
                    single_seconds=720.0, lr_decay_every=100_000,
                    checkpoint_every=100, precision="bf16", style_weight=2.0, tv_weight=1e4, profile="quick")
-
-    def replace(self, **changes) -> "StyleBankConfig":
-        return dataclasses.replace(self, **changes)
 
     def deviations(self) -> list[dict[str, str]]:
         """Rows ``{parameter, paper, ours, why}`` for the settings that differ from the paper."""
@@ -441,7 +430,8 @@ def balance_gradients(params: Sequence[nn.Parameter], memory: dict, branch: str,
     return scale
 
 
-def load_styles(cfg: StyleBankConfig, n: int, offset: int = 0, source: str = "auto") -> tuple[list[str], list[torch.Tensor], str]:
+def load_styles(cfg: StyleBankConfig, n: int, offset: int = 0,
+                source: str = "auto") -> tuple[list[str], list[torch.Tensor], str]:
     """Style names and images (short side ``cfg.style_size``) ``offset .. offset+n-1`` of the style group.
 
     With the ``art`` set: its ``cfg.style_group`` styles (StyleBank's own
@@ -461,7 +451,8 @@ def load_styles(cfg: StyleBankConfig, n: int, offset: int = 0, source: str = "au
         img = load_image(r.path)
         scale = cfg.style_size / min(img.shape[-2:])
         size = (max(16, round(img.shape[-2] * scale)), max(16, round(img.shape[-1] * scale)))
-        images.append(F.interpolate(img, size=size, mode="bilinear", align_corners=False, antialias=scale < 1).clamp(0, 1))
+        img = F.interpolate(img, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
+        images.append(img.clamp(0, 1))
     return [r.name for r in chosen], images, f"{source} ({', '.join(r.name for r in chosen)})"
 
 
@@ -624,24 +615,8 @@ def reconstruction_psnr(net: StyleBankNet, size: int = 256) -> dict[str, float |
             "psnr_max_db": round(values[-1], 2), "psnr_images": len(values), "psnr_size": size, "psnr_on": desc}
 
 
-def history_path(name: str, root=None) -> Path:
-    """The loss history committed beside the weights ``name``."""
-    return (Path(root) if root is not None else registry.weights_dir()) / f"{name}-history.csv"
-
-
-def _save_history(name: str, history: pd.DataFrame) -> Path:
-    path = history_path(name)
-    cols = [c for c in ("step", "seconds", "loss", "content", "style", "tv", "reconstruction") if c in history]
-    history[cols].to_csv(path, index=False, float_format="%.5g")
-    return path
-
-
-def load_history(name: str) -> pd.DataFrame:
-    path = history_path(name)
-    if not path.is_file():
-        raise registry.WeightsError(f"{path}: no loss history for {name!r}; "
-                                    f"make it with `stylelib train stylebank --profile {name.split('-')[1]}`")
-    return pd.read_csv(path)
+#: the loss-history columns saved beside the weights (registry.save_history)
+HISTORY_COLUMNS = ("step", "seconds", "loss", "content", "style", "tv", "reconstruction")
 
 
 def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
@@ -678,7 +653,7 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
                     "stopped_by": res.stopped_by}
         out.append(registry.register(base, net.state_dict(), model="stylebank", profile=profile, config=config,
                                      data=data, iterations=res.steps, seconds=res.seconds, metrics=metrics))
-        _save_history(base, res.history)
+        registry.save_history(base, res.history, HISTORY_COLUMNS)
 
     # incremental learning vs the whole network for one new style, one after the other on the same machine
     (new_name,), (new_image,), new_desc = load_styles(cfg, 1, offset=cfg.n_styles)
@@ -694,13 +669,14 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
                                  config=config | {"styles": [new_name], "mode": "incremental", "base": base},
                                  data=f"content: {cdesc}; style: {new_desc}", iterations=inc_res.steps,
                                  seconds=inc_res.seconds, metrics=cmp | {"stopped_by": inc_res.stopped_by}))
-    _save_history(f"{base}-incremental", inc_res.history)
+    registry.save_history(f"{base}-incremental", inc_res.history, HISTORY_COLUMNS)
     out.append(registry.register(f"{base}-single", single.state_dict(), model="stylebank", profile=profile,
                                  config=dataclasses.asdict(single_cfg) | {"styles": [new_name], "mode": "single"},
                                  data=f"content: {cdesc}; style: {new_desc}", iterations=single_res.steps,
                                  seconds=single_res.seconds,
-                                 metrics=reconstruction_psnr(single, psnr_size) | {"stopped_by": single_res.stopped_by}))
-    _save_history(f"{base}-single", single_res.history)
+                                 metrics=reconstruction_psnr(single, psnr_size)
+                                 | {"stopped_by": single_res.stopped_by}))
+    registry.save_history(f"{base}-single", single_res.history, HISTORY_COLUMNS)
     return out
 
 
