@@ -298,6 +298,15 @@ print(f"A = {style_names[a]}, B = {style_names[b]}: the Gram distance to A falls
       f"towards A on {n_monotone} of {len(monotone)} photos; the distance to B as it moves towards B on "
       f"{n_monotone_b} of {len(monotone_b)}")
 outputs.save_table(fusion, "linear_fusion")
+# the same check for the first two banks, whatever they look like (no choice involved)
+first_pair = (0, 1)
+first_pair_monotone = 0
+for img in photos:
+    strip0 = [net.fuse_linear(img, {first_pair[0]: w, first_pair[1]: 1 - w}) for w in fusion_weights]
+    d0 = gram_distances(strip0, [style_ref(first_pair[0], img)])[:, 0]
+    first_pair_monotone += bool((d0.diff() < 0).all())
+print(f"for comparison, A = {style_names[first_pair[0]]}, B = {style_names[first_pair[1]]} (the first two banks): "
+      f"monotone towards A on {first_pair_monotone} of {len(photos)} photos")
 as_markdown(fusion[fusion["photo"] == 0])
 
 # %% tags=["nbval-ignore-output"]
@@ -426,9 +435,11 @@ claims = pd.DataFrame([
      f"weight moves towards A on {n_monotone}/{len(monotone)} photos "
      f"({fusion[fusion['photo'] == 0]['Gram dist. to A'].iloc[0]:.3g} at w = 0 → "
      f"{fusion[fusion['photo'] == 0]['Gram dist. to A'].iloc[-1]:.3g} at w = 1 on the first); the distance to B "
-     f"as it moves towards B on {n_monotone_b}/{len(monotone_b)}",
+     f"as it moves towards B on {n_monotone_b}/{len(monotone_b)}; banks {style_names[first_pair[0]]} → "
+     f"{style_names[first_pair[1]]} (the first two): {first_pair_monotone}/{len(photos)}",
      "consistent for A" + (" and B" if n_monotone_b == len(monotone_b) else
                            f"; for B only on {n_monotone_b}/{len(monotone_b)} photos (flat near B)")
+     + f"; for the first two banks, which look alike, only on {first_pair_monotone}/{len(photos)}"
      if n_monotone == len(monotone) else "not on every photo"),
     ("Region fusion: regions found by K-means, each with its own bank (Eq. 6).",
      f"{kmeans_k} K-means regions on the encoder features" + ("; DPST masks too" if "dpst" in present else ""),
