@@ -123,9 +123,10 @@ def _stylize(args: argparse.Namespace) -> int:
 def _methods(_: argparse.Namespace) -> int:
     from . import methods
 
-    for name in methods.names():
-        m = methods.get(name)
-        print(f"{name:12s} {m.summary}")
+    names = methods.names()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {methods.get(name).summary}")
     return 0
 
 

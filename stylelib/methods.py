@@ -26,7 +26,7 @@ _REGISTRY: dict[str, Method] = {}
 #: Modules imported on first lookup so that their methods register themselves.
 _MODULES = ("stylelib.models.gatys", "stylelib.models.adain", "stylelib.models.wct", "stylelib.models.dpst",
             "stylelib.models.wct2", "stylelib.models.photowct",
-            "stylelib.models.fa_scp")
+            "stylelib.models.fa_scp", "stylelib.models.stylebank", "stylelib.models.consistency_pair")
 
 
 def register(name: str, summary: str, options: tuple[str, ...] = ()):
