@@ -151,9 +151,10 @@ class ConsistencyConfig:
 
     @classmethod
     def paper(cls) -> "ConsistencyConfig":
-        return cls(style_weight=1e5, input_shortcut=False, encoder="vgg16", style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
-                   content_layer="relu3_3", style_target="crop", batch_size=4, crop=256, load_size=512,
-                   steps=10_000, adapt_steps=1000, adapt_lr=None, precision="fp32", checkpoint_every=1000, profile="paper")
+        return cls(style_weight=1e5, input_shortcut=False, encoder="vgg16",
+                   style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), content_layer="relu3_3",
+                   style_target="crop", batch_size=4, crop=256, load_size=512, steps=10_000, adapt_steps=1000,
+                   adapt_lr=None, precision="fp32", checkpoint_every=1000, profile="paper")
 
     def replace(self, **changes) -> "ConsistencyConfig":
         return dataclasses.replace(self, **changes)
@@ -745,7 +746,8 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
                              data=data, iterations=base_steps, seconds=base_seconds, metrics=metrics)
     retrained = registry.register(
         f"{base}-retrained", full.G.state_dict(), model="consistency_pair", profile=profile,
-        config=dataclasses.asdict(full.cfg) | {"names": full.style_names, "pair": f"{roles['a'].name}__{roles['c'].name}"},
+        config=dataclasses.asdict(full.cfg) | {"names": full.style_names,
+                                               "pair": f"{roles['a'].name}__{roles['c'].name}"},
         data=f"{roles['set']}: a = {roles['a'].name}, b = {roles['c'].name} (full retraining for the new style)",
         iterations=fres.steps, seconds=fres.seconds, metrics={"ac": metrics["full_retraining_ac"]})
     return [main, retrained]
