@@ -96,9 +96,10 @@ data: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m stylelib.bench --out figures/bench
 
-# Retrain every registered network at PROFILE (quick: the committed weights, about
-# 40 + 30 minutes on 2 CPU cores) and rewrite stylelib/weights/registry.json.
-WEIGHTS_MODELS ?= wct adain  # adain starts from the WCT relu4_1 decoder
+# Retrain every registered network at PROFILE (quick: the committed weights; on one
+# CPU core about 40 (wct) + 30 (adain) + 37 (stylebank) + 35 (consistency_pair)
+# minutes) and rewrite stylelib/weights/registry.json.
+WEIGHTS_MODELS ?= wct adain stylebank consistency_pair  # adain starts from the WCT relu4_1 decoder
 weights: $(STAMP)
 	for m in $(WEIGHTS_MODELS); do $(VENV)/bin/stylelib train $$m --profile '$(PROFILE)'; done
 	$(VENV)/bin/stylelib weights verify
