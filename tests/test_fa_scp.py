@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from skimage import data as skdata
@@ -24,10 +23,8 @@ from stylelib.models.fa_scp import (
 )
 from stylelib.vgg import CHANNELS
 
+from _images import square_photo
 
-def _photo(arr: np.ndarray, size: int) -> torch.Tensor:
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
-    return torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +69,7 @@ class TestFALayer:
 
 class TestSCPLoss:
     def test_affinity_term_is_zero_for_the_content_and_grows_when_it_is_shuffled(self, net):
-        c, s = _photo(skdata.astronaut(), 64), _photo(skdata.coffee(), 64)
+        c, s = square_photo(skdata.astronaut(), 64), square_photo(skdata.coffee(), 64)
         fc, fs = net.encode(c), net.encode(s)
         loss = SCPLoss(net.cfg)
         same = loss(fc, fc, fs)
@@ -90,7 +87,7 @@ class TestSCPLoss:
         assert float(a.abs().max()) <= 1 + 1e-5
 
     def test_plain_loss_of_the_ablation(self, net):
-        fc = net.encode(_photo(skdata.astronaut(), 32))
+        fc = net.encode(square_photo(skdata.astronaut(), 32))
         plain = SCPLoss(net.cfg.replace(loss="plain"))(fc, fc, fc)
         assert set(plain) == {"loss", "content", "style"} and float(plain["loss"]) == pytest.approx(0, abs=1e-6)
 
@@ -114,8 +111,8 @@ class TestGenerator:
     def test_loss_falls_on_a_fixed_batch(self):
         torch.manual_seed(1)
         model = FASCPNet(FASCPConfig(precision="fp32"))
-        c = torch.cat([_photo(skdata.astronaut(), 32), _photo(skdata.chelsea(), 32)])
-        s = torch.cat([_photo(skdata.coffee(), 32), _photo(skdata.rocket(), 32)])
+        c = torch.cat([square_photo(skdata.astronaut(), 32), square_photo(skdata.chelsea(), 32)])
+        s = torch.cat([square_photo(skdata.coffee(), 32), square_photo(skdata.rocket(), 32)])
         loss_fn = SCPLoss(model.cfg)
         opt = torch.optim.Adam(model.decoder.parameters(), lr=1e-3)
         fc, fs = model.encode(c), model.encode(s)

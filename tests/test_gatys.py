@@ -13,20 +13,18 @@ from stylelib.images import load_image
 from stylelib.metrics import gram_distance, ssim
 from stylelib.models.gatys import GatysConfig, stylize_gatys
 
+from _images import square_photo
 
-def _photo(arr: np.ndarray, size: int) -> torch.Tensor:
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
-    return torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
 
 
 @pytest.fixture(scope="module")
 def pair128():
-    return _photo(skdata.astronaut(), 128), _photo(skdata.chelsea(), 128)
+    return square_photo(skdata.astronaut(), 128), square_photo(skdata.chelsea(), 128)
 
 
 @pytest.fixture(scope="module")
 def pair64():
-    return _photo(skdata.astronaut(), 64), _photo(skdata.coffee(), 64)
+    return square_photo(skdata.astronaut(), 64), square_photo(skdata.coffee(), 64)
 
 
 class TestAgainstPastiche:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from skimage import data as skdata
@@ -22,10 +21,8 @@ from stylelib.models.photowct import (
 from stylelib.models.wct import covariance, wct_regions
 from stylelib.vgg import VGG19Features
 
+from _images import square_photo
 
-def _photo(arr: np.ndarray, size: int) -> torch.Tensor:
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
-    return torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +33,7 @@ def net():
 
 class TestSwitchEncoder:
     def test_features_equal_vgg_and_switches_come_deepest_first(self, net):
-        x = _photo(skdata.astronaut(), 48)
+        x = square_photo(skdata.astronaut(), 48)
         ref = VGG19Features(LEVELS)(x)
         for level in LEVELS:
             f, pools = net.encode(x, level)
@@ -70,7 +67,7 @@ class TestUnpoolDecoder:
         torch.manual_seed(1)
         model = PhotoWCTNet(PhotoWCTConfig(levels=("relu2_1",), steps=(1,), seconds=None, precision="fp32",
                                            transfer_levels=("relu2_1",)))
-        batch = torch.cat([_photo(skdata.astronaut(), 32), _photo(skdata.coffee(), 32)])
+        batch = torch.cat([square_photo(skdata.astronaut(), 32), square_photo(skdata.coffee(), 32)])
         opt = torch.optim.Adam(model.decoders["relu2_1"].parameters(), lr=1e-3)
         values = []
         for _ in range(40):
@@ -116,7 +113,7 @@ class TestLabelAwareWCT:
 
 class TestTransfer:
     def test_own_style_gives_the_reconstruction(self, net):
-        x = _photo(skdata.coffee(), 48)
+        x = square_photo(skdata.coffee(), 48)
         assert (net.stylize(x, x, levels=["relu2_1"]) - net.reconstruct(x, "relu2_1")).abs().max() < 2e-3
 
     def test_labelled_transfer_runs_with_odd_sizes(self, net):
@@ -130,7 +127,7 @@ class TestTransfer:
 
     def test_smoothing_keeps_a_constant_and_none_is_the_identity(self):
         cfg = PhotoWCTConfig()
-        content = _photo(skdata.astronaut(), 32)
+        content = square_photo(skdata.astronaut(), 32)
         flat = torch.full((1, 3, 32, 32), 0.4)
         for method in ("closed_form", "fast"):
             assert (smooth(flat, content, cfg, method) - 0.4).abs().max() < 1e-3
@@ -141,7 +138,7 @@ class TestTransfer:
 
     @pytest.mark.skipif("photowct-quick-relu4_1" not in registry.entries(), reason="photowct-quick not registered")
     def test_trained_network_moves_towards_the_style_and_keeps_structure(self):
-        c, s = _photo(skdata.astronaut(), 128), _photo(skdata.coffee(), 128)
+        c, s = square_photo(skdata.astronaut(), 128), square_photo(skdata.coffee(), 128)
         out = stylize_photowct(c, s, smoothing="fast")
         assert gram_distance(out, s) < 0.7 * gram_distance(c, s)
         assert ssim(out, c) > 0.3

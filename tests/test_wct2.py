@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from skimage import data as skdata
@@ -12,10 +11,8 @@ from stylelib.metrics import gram_distance, ssim
 from stylelib.models.wct2 import TRANSFER_POINTS, WCT2Config, WCT2Net, stylize_wct2, train_and_register
 from stylelib.vgg import VGG19Features
 
+from _images import square_photo
 
-def _photo(arr: np.ndarray, size: int) -> torch.Tensor:
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
-    return torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +37,7 @@ class TestWaveEncoder:
 
     def test_low_band_path_equals_vgg_with_average_pooling(self, net):
         """LL / 2 is the 2x2 mean: the wavelet encoder's relu4_1 is VGG-19's with average pooling (reference)."""
-        x = _photo(skdata.astronaut(), 64)
+        x = square_photo(skdata.astronaut(), 64)
         ref = VGG19Features(("relu4_1",), pooling="avg")(x)["relu4_1"]
         assert torch.allclose(net.encode(x).top, ref, rtol=1e-4, atol=1e-3 * float(ref.abs().max()))
 
@@ -63,7 +60,7 @@ class TestWaveDecoder:
     def test_reconstruction_loss_falls(self):
         torch.manual_seed(1)
         model = WCT2Net(WCT2Config(precision="fp32"))
-        batch = torch.cat([_photo(skdata.astronaut(), 32), _photo(skdata.coffee(), 32)])
+        batch = torch.cat([square_photo(skdata.astronaut(), 32), square_photo(skdata.coffee(), 32)])
         opt = torch.optim.Adam(model.decoder.parameters(), lr=1e-3)
         values = []
         for _ in range(40):
@@ -78,13 +75,13 @@ class TestWaveDecoder:
 class TestProgressiveTransfer:
     def test_own_style_gives_the_reconstruction(self, net):
         """WCT of features with themselves is the identity, at every transfer point."""
-        x = _photo(skdata.coffee(), 48)
+        x = square_photo(skdata.coffee(), 48)
         same = net.stylize(x, x)
         assert (same - net.reconstruct(x)).abs().max() < 2e-3
 
     @pytest.mark.parametrize("points", [("encoder",), ("skip",), ("decoder",)])
     def test_each_transfer_point_changes_the_output(self, net, points):
-        c, s = _photo(skdata.astronaut(), 48), _photo(skdata.chelsea(), 48)
+        c, s = square_photo(skdata.astronaut(), 48), square_photo(skdata.chelsea(), 48)
         assert (net.stylize(c, s, transfer_at=points) - net.reconstruct(c)).abs().mean() > 1e-6
 
     def test_unknown_transfer_point_is_refused(self, net):
@@ -95,7 +92,7 @@ class TestProgressiveTransfer:
 
     @pytest.mark.skipif("wct2-quick" not in registry.entries(), reason="wct2-quick is not registered")
     def test_trained_network_moves_towards_the_style_and_keeps_structure(self):
-        c, s = _photo(skdata.astronaut(), 128), _photo(skdata.coffee(), 128)
+        c, s = square_photo(skdata.astronaut(), 128), square_photo(skdata.coffee(), 128)
         out = stylize_wct2(c, s)
         assert gram_distance(out, s) < 0.7 * gram_distance(c, s)
         assert ssim(out, c) > 0.4
@@ -136,7 +133,7 @@ class TestStartFromWCT:
                           seconds=0.0, dtype=torch.float32)
         net2 = WCT2Net(WCT2Config(precision="fp32", init_from=None))
         init_from_wct(net2.decoder, "wct-x-relu4_1")
-        x = _photo(skdata.astronaut(), 32)
+        x = square_photo(skdata.astronaut(), 32)
         feats = net2.encode(x)
         with torch.no_grad():
             ref = wnet.decoders["relu4_1"](feats.top)

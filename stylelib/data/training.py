@@ -95,6 +95,21 @@ def held_out_photos() -> tuple[list[Path], str]:
     return [r.path for r in refs], f"embedded contents ({len(refs)} photos, also used in training: no benchmark data)"
 
 
+def held_out_psnr(reconstruct, size: int = 256) -> dict[str, float | int | str]:
+    """PSNR of ``reconstruct(photo)`` against the photo over :func:`held_out_photos` at a long side of ``size``.
+
+    Returns the summary every registry entry records: median, min and max in dB, the number of
+    photos, the size and where the photos came from.
+    """
+    from ..images import load_image
+    from ..metrics import psnr
+
+    files, desc = held_out_photos()
+    values = sorted(psnr(reconstruct(img), img) for img in (load_image(f, size=size) for f in files))
+    return {"psnr_median_db": round(values[len(values) // 2], 2), "psnr_min_db": round(values[0], 2),
+            "psnr_max_db": round(values[-1], 2), "psnr_images": len(values), "psnr_size": size, "psnr_on": desc}
+
+
 #: DPST pairs that the photorealistic models of notebook 01 never train on (every sixth pair);
 #: :func:`photo_training_images` also drops every other file with the same content (DPST repeats
 #: three content photos, and ``tar23`` is ``in23``).

@@ -256,15 +256,9 @@ def train_adain(cfg: AdaINConfig | None = None, *, run_dir=None, resume: bool = 
 
 def reconstruction_psnr(net: AdaINNet, size: int = 256) -> dict[str, float | int | str]:
     """PSNR of ``g(f(c))`` against ``c`` over the held-out photos (median, min, max, count)."""
-    from ..data.training import held_out_photos
-    from ..images import load_image
-    from ..metrics import psnr
+    from ..data.training import held_out_psnr
 
-    files, desc = held_out_photos()
-    values = [psnr(net.reconstruct(img), img) for img in (load_image(f, size=size) for f in files)]
-    values.sort()
-    return {"psnr_median_db": round(values[len(values) // 2], 2), "psnr_min_db": round(values[0], 2),
-            "psnr_max_db": round(values[-1], 2), "psnr_images": len(values), "psnr_size": size, "psnr_on": desc}
+    return held_out_psnr(net.reconstruct, size)
 
 
 def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,

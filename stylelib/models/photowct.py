@@ -306,16 +306,11 @@ def train_photowct(cfg: PhotoWCTConfig | None = None, *, run_dir=None, resume: b
     return net, results, f"photos and paintings: {cdesc} + {sdesc}"
 
 
-def reconstruction_psnr(net: PhotoWCTNet, level: str, size: int = 256) -> dict[str, float | int]:
+def reconstruction_psnr(net: PhotoWCTNet, level: str, size: int = 256) -> dict[str, float | int | str]:
     """Median PSNR of one decoder's reconstructions of the held-out photos."""
-    from ..data.training import held_out_photos
-    from ..images import load_image
-    from ..metrics import psnr
+    from ..data.training import held_out_psnr
 
-    files, _ = held_out_photos()
-    values = sorted(psnr(net.reconstruct(img, level), img) for img in (load_image(f, size=size) for f in files))
-    return {"psnr_median_db": round(values[len(values) // 2], 2), "psnr_min_db": round(values[0], 2),
-            "psnr_images": len(values), "psnr_size": size}
+    return held_out_psnr(lambda img: net.reconstruct(img, level), size)
 
 
 def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,

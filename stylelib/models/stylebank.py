@@ -605,14 +605,10 @@ def gram_distances(images: Sequence[torch.Tensor], styles: Sequence[torch.Tensor
 
 
 def reconstruction_psnr(net: StyleBankNet, size: int = 256) -> dict[str, float | int | str]:
-    """PSNR of the auto-encoder branch ``D(E(I))`` against ``I`` over the held-out photos."""
-    from ..data.training import held_out_photos
-    from ..metrics import psnr
+    """PSNR of the auto-encoder branch over the held-out photos (median, min, max, count)."""
+    from ..data.training import held_out_psnr
 
-    files, desc = held_out_photos()
-    values = sorted(psnr(net.reconstruct(img), img) for img in (load_image(f, size=size) for f in files))
-    return {"psnr_median_db": round(values[len(values) // 2], 2), "psnr_min_db": round(values[0], 2),
-            "psnr_max_db": round(values[-1], 2), "psnr_images": len(values), "psnr_size": size, "psnr_on": desc}
+    return held_out_psnr(net.reconstruct, size)
 
 
 #: the loss-history columns saved beside the weights (registry.save_history)
