@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
-import torch.nn.functional as F
 
 from stylelib import registry
 from stylelib.models.stylebank import (StyleBankConfig, StyleBankError, StyleBankLoss, StyleBankNet, apply_bank,

@@ -28,7 +28,6 @@ losses (resolution-independent), where the same balance takes other numbers.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence

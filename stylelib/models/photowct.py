@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -40,11 +39,11 @@ from .. import methods, registry
 from ..images import pad_to_multiple
 from ..masks import resize_labels, shared_labels
 from ..smoothing import FAST_EPS, FAST_RADIUS, LAMBDA, smooth_closed_form, smooth_fast
-from ..train import Budget, TrainResult, fit
+from ..train import TrainResult
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
 from .paper_config import ProfileConfig, deviation_rows
-from .wct import wct, wct_regions
+from .wct import decoder_training_images, per_level, register_decoders, train_decoders, wct, wct_regions
 
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 SMOOTHING = ("closed_form", "fast", "none")
@@ -275,64 +274,27 @@ def init_from_wct(net: PhotoWCTNet, name: str, levels: Sequence[str]) -> None:
 
 def train_photowct(cfg: PhotoWCTConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True,
                    levels: Sequence[str] | None = None) -> tuple[PhotoWCTNet, dict[str, TrainResult], str]:
-    """Train (or fine-tune) the unpooling decoders one after the other, finest first."""
-    from ..data.training import CropSampler, training_images
-
+    """Train (or fine-tune) the unpooling decoders one after the other, finest first (WCT's loop)."""
     cfg = cfg or PhotoWCTConfig()
-    cfiles, cdesc = training_images("content")
-    sfiles, sdesc = training_images("style")
-    images = CropSampler(cfiles + sfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
+    images, data = decoder_training_images(cfg, progress)
     torch.manual_seed(cfg.seed)
     net = PhotoWCTNet(cfg)
     todo = [lv for lv in cfg.levels if levels is None or lv in levels]
     if cfg.init_from and not resume:
         init_from_wct(net, cfg.init_from, todo)
-    results: dict[str, TrainResult] = {}
-    for level in todo:
-        i = cfg.levels.index(level)
-        dec = net.decoders[level]
-        opt = torch.optim.Adam(dec.parameters(), lr=cfg.lr)
-        sub = Path(run_dir) / level if run_dir is not None else None
-        budget = Budget(cfg.steps[i], None if cfg.seconds is None else cfg.seconds[i], cfg.checkpoint_every,
-                        cfg.seed + i)
-
-        def step_fn(step: int, g: torch.Generator, level=level) -> dict[str, torch.Tensor]:
-            return net.reconstruction_losses(level, images.sample(cfg.batch_size, g))
-
-        again = resume and sub is not None and (sub / "state.pt").is_file()
-        results[level] = fit(dec, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress,
-                             config=dataclasses.asdict(cfg) | {"level": level}, desc=f"photowct {level} ({cfg.profile})",
-                             scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
-    return net, results, f"photos and paintings: {cdesc} + {sdesc}"
-
-
-def reconstruction_psnr(net: PhotoWCTNet, level: str, size: int = 256) -> dict[str, float | int | str]:
-    """Median PSNR of one decoder's reconstructions of the held-out photos."""
-    from ..data.training import held_out_psnr
-
-    return held_out_psnr(lambda img: net.reconstruct(img, level), size)
+    results = train_decoders(net, cfg, images, todo, run_dir=run_dir, resume=resume, progress=progress,
+                             desc="photowct")
+    return net, results, data
 
 
 def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
                        name: str | None = None, levels: Sequence[str] | None = None,
                        **overrides) -> list[registry.Entry]:
     """``stylelib train photowct``: train the decoders, register each as ``photowct-<profile>-<level>``."""
-    for key in ("steps", "seconds"):  # one number from the command line applies to every decoder
-        if isinstance(overrides.get(key), (int, float)):
-            overrides[key] = (overrides[key],) * len(LEVELS)
-    cfg = PhotoWCTConfig.for_profile(profile).replace(**overrides)
+    cfg = PhotoWCTConfig.for_profile(profile).replace(**per_level(overrides))
     net, results, data = train_photowct(cfg, run_dir=run_dir, resume=resume, progress=progress, levels=levels)
-    base = name or f"photowct-{profile}"
-    out = []
-    for level, res in results.items():
-        metrics = reconstruction_psnr(net, level)
-        metrics["final_loss_mean_last_50"] = float(res.history["loss"].tail(50).mean())
-        metrics["stopped_by"] = res.stopped_by
-        out.append(registry.register(f"{base}-{level}", net.decoders[level].state_dict(), model="photowct",
-                                     profile=profile, config=dataclasses.asdict(cfg) | {"level": level}, data=data,
-                                     iterations=res.steps, seconds=res.seconds, metrics=metrics))
-        registry.save_history(f"{base}-{level}", res.history, ("step", "seconds", "loss", "pixel", "feature"))
-    return out
+    return register_decoders(net, cfg, results, model="photowct", base=name or f"photowct-{profile}",
+                             profile=profile, data=data)
 
 
 # ----------------------------------------------------------------------------- inference

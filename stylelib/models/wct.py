@@ -26,12 +26,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .. import methods, registry
+from ..data.training import held_out_psnr
 from ..images import pad_to_multiple
 from ..train import Budget, TrainResult, fit
 from ..vgg import ACTIVATION_SCALE, VGG19Features
@@ -248,65 +250,83 @@ class WCTNet(torch.nn.Module):
 
 
 # ----------------------------------------------------------------------------- training
-def train_wct(cfg: WCTConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True,
-              levels: Sequence[str] | None = None) -> tuple[WCTNet, dict[str, TrainResult], str]:
-    """Train the reconstruction decoders one after the other (finest first)."""
-    from pathlib import Path
-
+def decoder_training_images(cfg, progress: bool = True):
+    """Crops of the training photos and paintings for reconstruction decoders, and where they came from."""
     from ..data.training import CropSampler, training_images
 
-    cfg = cfg or WCTConfig()
     cfiles, cdesc = training_images("content")
     sfiles, sdesc = training_images("style")
     images = CropSampler(cfiles + sfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
-    torch.manual_seed(cfg.seed)
-    net = WCTNet(cfg)
+    return images, f"photos and paintings: {cdesc} + {sdesc}"
+
+
+def train_decoders(net: torch.nn.Module, cfg, images, levels: Sequence[str], *, run_dir=None, resume: bool = False,
+                   progress: bool = True, desc: str = "wct") -> dict[str, TrainResult]:
+    """Train ``net.decoders[level]`` for each of ``levels``, one after the other, on ``net.reconstruction_losses``.
+
+    ``cfg.steps`` / ``cfg.seconds`` hold one budget per entry of ``cfg.levels``; each level checkpoints
+    in ``run_dir/<level>`` (and resumes from it with ``resume``).  WCT and PhotoWCT share this loop.
+    """
     results: dict[str, TrainResult] = {}
-    for i, level in enumerate(cfg.levels):
-        if levels is not None and level not in levels:
-            continue
+    for level in levels:
+        i = cfg.levels.index(level)
         dec = net.decoders[level]
         opt = torch.optim.Adam(dec.parameters(), lr=cfg.lr)
         sub = Path(run_dir) / level if run_dir is not None else None
-        budget = Budget(cfg.steps[i], None if cfg.seconds is None else cfg.seconds[i], cfg.checkpoint_every, cfg.seed + i)
+        budget = Budget(cfg.steps[i], None if cfg.seconds is None else cfg.seconds[i], cfg.checkpoint_every,
+                        cfg.seed + i)
 
         def step_fn(step: int, g: torch.Generator, level=level) -> dict[str, torch.Tensor]:
             return net.reconstruction_losses(level, images.sample(cfg.batch_size, g))
 
-        config = dataclasses.asdict(cfg) | {"level": level}
         again = resume and sub is not None and (sub / "state.pt").is_file()
-        results[level] = fit(dec, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress, config=config,
-                             desc=f"wct {level} ({cfg.profile})",
+        results[level] = fit(dec, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress,
+                             config=dataclasses.asdict(cfg) | {"level": level}, desc=f"{desc} {level} ({cfg.profile})",
                              scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
-    return net, results, f"photos and paintings: {cdesc} + {sdesc}"
+    return results
 
 
-def reconstruction_psnr(net: WCTNet, level: str, size: int = 256) -> dict[str, float | int | str]:
-    """Median PSNR of one decoder's reconstructions of the held-out photos."""
-    from ..data.training import held_out_psnr
+def register_decoders(net: torch.nn.Module, cfg, results: dict[str, TrainResult], *, model: str, base: str,
+                      profile: str, data: str) -> list[registry.Entry]:
+    """Register each trained decoder as ``<base>-<level>`` with its held-out PSNR and its loss history."""
+    out = []
+    for level, res in results.items():
+        metrics = held_out_psnr(lambda img: net.reconstruct(img, level))
+        metrics["final_loss_mean_last_50"] = float(res.history["loss"].tail(50).mean())
+        metrics["stopped_by"] = res.stopped_by
+        out.append(registry.register(f"{base}-{level}", net.decoders[level].state_dict(), model=model,
+                                     profile=profile, config=dataclasses.asdict(cfg) | {"level": level}, data=data,
+                                     iterations=res.steps, seconds=res.seconds, metrics=metrics))
+        registry.save_history(f"{base}-{level}", res.history, ("step", "seconds", "loss", "pixel", "feature"))
+    return out
 
-    return held_out_psnr(lambda img: net.reconstruct(img, level), size)
+
+def per_level(overrides: dict) -> dict:
+    """One ``steps`` / ``seconds`` number from the command line applies to every decoder."""
+    for key in ("steps", "seconds"):
+        if isinstance(overrides.get(key), (int, float)):
+            overrides[key] = (overrides[key],) * len(LEVELS)
+    return overrides
+
+
+def train_wct(cfg: WCTConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True,
+              levels: Sequence[str] | None = None) -> tuple[WCTNet, dict[str, TrainResult], str]:
+    """Train the reconstruction decoders one after the other (finest first)."""
+    cfg = cfg or WCTConfig()
+    images, data = decoder_training_images(cfg, progress)
+    torch.manual_seed(cfg.seed)
+    net = WCTNet(cfg)
+    todo = [lv for lv in cfg.levels if levels is None or lv in levels]
+    return net, train_decoders(net, cfg, images, todo, run_dir=run_dir, resume=resume, progress=progress), data
 
 
 def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
                        name: str | None = None, levels: Sequence[str] | None = None,
                        **overrides) -> list[registry.Entry]:
     """``stylelib train wct``: train the decoders (all, or ``levels``), register each as ``wct-<profile>-<level>``."""
-    for key in ("steps", "seconds"):  # one number from the command line applies to every decoder
-        if isinstance(overrides.get(key), (int, float)):
-            overrides[key] = (overrides[key],) * len(LEVELS)
-    cfg = WCTConfig.for_profile(profile).replace(**overrides)
+    cfg = WCTConfig.for_profile(profile).replace(**per_level(overrides))
     net, results, data = train_wct(cfg, run_dir=run_dir, resume=resume, progress=progress, levels=levels)
-    base = name or f"wct-{profile}"
-    out = []
-    for level, res in results.items():
-        metrics = reconstruction_psnr(net, level)
-        metrics["final_loss_mean_last_50"] = float(res.history["loss"].tail(50).mean())
-        metrics["stopped_by"] = res.stopped_by
-        out.append(registry.register(f"{base}-{level}", net.decoders[level].state_dict(), model="wct",
-                                     profile=profile, config=dataclasses.asdict(cfg) | {"level": level}, data=data,
-                                     iterations=res.steps, seconds=res.seconds, metrics=metrics))
-    return out
+    return register_decoders(net, cfg, results, model="wct", base=name or f"wct-{profile}", profile=profile, data=data)
 
 
 # ----------------------------------------------------------------------------- inference
