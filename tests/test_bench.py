@@ -127,3 +127,14 @@ def test_photoreal_inference_reports_every_method_and_the_claim_ratios(untrained
     assert result["medians"]["photowct_fast"]["64"] == pytest.approx(
         parts["photowct_fast_stylize"]["64"] + parts["photowct_fast_smooth"]["64"], rel=1e-9)
     assert result["claim_ratio_at_most"] == 0.28 and result["dpst_steps"] == 2
+
+
+def test_a_benchmark_whose_weights_are_missing_is_skipped_unless_asked_for(untrained_weights, tmp_path, capsys,
+                                                                         monkeypatch):
+    """`make bench` (no --only) reports photoreal_inference as skipped while its networks are untrained."""
+    monkeypatch.setattr(bench, "BENCHMARKS", {"photoreal_inference": bench.BENCHMARKS["photoreal_inference"]})
+    assert bench.main(["--out", str(tmp_path / "b"), "--fa-scp-weights", "nope"]) == 0
+    assert "photoreal_inference: skipped, no weights named 'nope'" in capsys.readouterr().err
+    assert bench.main(["--only", "photoreal_inference", "--out", str(tmp_path / "b"),
+                       "--fa-scp-weights", "nope"]) == 2
+    assert "error: photoreal_inference: no weights named 'nope'" in capsys.readouterr().err
