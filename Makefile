@@ -97,9 +97,10 @@ bench: $(STAMP)
 	$(PY) -m stylelib.bench --out figures/bench
 
 # Retrain every registered network at PROFILE (quick: the committed weights; on one
-# CPU core about 40 (wct) + 30 (adain) + 37 (stylebank) + 35 (consistency_pair)
-# minutes) and rewrite stylelib/weights/registry.json.
-WEIGHTS_MODELS ?= wct adain stylebank consistency_pair  # adain starts from the WCT relu4_1 decoder
+# CPU core about 40 (wct) + 20 (photowct) + 30 (adain) + 37 (stylebank) + 35
+# (consistency_pair) minutes) and rewrite stylelib/weights/registry.json.
+# photowct and adain start from the WCT decoders, so wct comes first.
+WEIGHTS_MODELS ?= wct photowct adain stylebank consistency_pair
 weights: $(STAMP)
 	for m in $(WEIGHTS_MODELS); do $(VENV)/bin/stylelib train $$m --profile '$(PROFILE)'; done
 	$(VENV)/bin/stylelib weights verify
