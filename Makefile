@@ -97,7 +97,7 @@ bench: $(STAMP)
 	$(PY) -m stylelib.bench --out figures/bench
 
 # Retrain every registered network at PROFILE (quick: the committed weights; on one
-# CPU core about 40 (wct) + 20 (photowct) + 30 (adain) + 37 (stylebank) + 35
+# CPU core about 40 (wct) + 39 (photowct) + 30 (adain) + 37 (stylebank) + 35
 # (consistency_pair) minutes) and rewrite stylelib/weights/registry.json.
 # photowct and adain start from the WCT decoders, so wct comes first.
 WEIGHTS_MODELS ?= wct photowct adain stylebank consistency_pair
