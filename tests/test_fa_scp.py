@@ -127,10 +127,7 @@ class TestGenerator:
 
 
 class TestTraining:
-    def test_ci_profile_runs_both_stages_and_registers_the_ablation_too(self, tmp_path, monkeypatch):
-        monkeypatch.setenv("STYLELIB_WEIGHTS", str(tmp_path / "weights"))
-        (tmp_path / "weights").mkdir()
-        monkeypatch.delenv("STYLELIB_DATA", raising=False)
+    def test_ci_profile_runs_both_stages_and_registers_the_ablation_too(self, tmp_path, ci_registry):
         full, stage1 = train_and_register("ci", run_dir=tmp_path / "run", progress=False)
         assert (full.name, stage1.name) == ("fa_scp-ci", "fa_scp-ci-no_restyle")
         assert full.iterations == 3 + 2 and stage1.iterations == 3

@@ -145,10 +145,7 @@ class TestTransfer:
 
 
 class TestTraining:
-    def test_ci_profile_trains_and_registers_one_decoder_per_level(self, tmp_path, monkeypatch):
-        monkeypatch.setenv("STYLELIB_WEIGHTS", str(tmp_path / "weights"))
-        (tmp_path / "weights").mkdir()
-        monkeypatch.delenv("STYLELIB_DATA", raising=False)
+    def test_ci_profile_trains_and_registers_one_decoder_per_level(self, tmp_path, ci_registry):
         entries = train_and_register("ci", run_dir=tmp_path / "run", progress=False, levels=("relu1_1", "relu2_1"))
         assert [e.name for e in entries] == ["photowct-ci-relu1_1", "photowct-ci-relu2_1"]
         assert all(e.iterations == 2 and e.model == "photowct" for e in entries)

@@ -99,10 +99,7 @@ class TestProgressiveTransfer:
 
 
 class TestTraining:
-    def test_ci_profile_trains_and_registers(self, tmp_path, monkeypatch):
-        monkeypatch.setenv("STYLELIB_WEIGHTS", str(tmp_path / "weights"))
-        (tmp_path / "weights").mkdir()
-        monkeypatch.delenv("STYLELIB_DATA", raising=False)
+    def test_ci_profile_trains_and_registers(self, tmp_path, ci_registry):
         [entry] = train_and_register("ci", run_dir=tmp_path / "run", progress=False)
         assert entry.name == "wct2-ci" and entry.iterations == 3 and entry.model == "wct2"
         state, rec = registry.load("wct2-ci")
