@@ -99,10 +99,13 @@ bench: $(STAMP)
 # Retrain every registered network at PROFILE (quick: the committed weights; on one
 # CPU core about 40 (wct) + 39 (photowct) + 30 (adain) + 37 (stylebank) + 35
 # (consistency_pair) minutes) and rewrite stylelib/weights/registry.json.
-# photowct and adain start from the WCT decoders, so wct comes first.
-WEIGHTS_MODELS ?= wct photowct adain stylebank consistency_pair
+# photowct, adain and wct2 start from the WCT decoders, so wct comes first.
+# MODEL:VARIANT trains an ablation variant (fa_scp:no_scp -> fa_scp-quick-no_scp).
+WEIGHTS_MODELS ?= wct photowct adain stylebank consistency_pair wct2 fa_scp fa_scp:no_scp fa_scp:adain_fa
 weights: $(STAMP)
-	for m in $(WEIGHTS_MODELS); do $(VENV)/bin/stylelib train $$m --profile '$(PROFILE)'; done
+	set -e; for m in $(WEIGHTS_MODELS); do \
+	  case $$m in *:*) v="--variant $${m#*:}";; *) v="";; esac; \
+	  $(VENV)/bin/stylelib train $${m%%:*} --profile '$(PROFILE)' $$v; done
 	$(VENV)/bin/stylelib weights verify
 
 # Jupytext pairs notebooks/NN_*.py (the source) with NN_*.ipynb (committed with outputs).

@@ -28,9 +28,12 @@ TRAINABLE: dict[str, str] = {
 }
 
 
-def default_run_dir(model: str, profile: str) -> Path:
-    """Checkpoints of ``stylelib train MODEL --profile PROFILE``: ``<cache>/runs/MODEL-PROFILE``."""
-    return cache_dir() / "runs" / f"{model}-{profile}"
+def default_run_dir(model: str, profile: str, variant: str | None = None) -> Path:
+    """Checkpoints of ``stylelib train MODEL --profile PROFILE [--variant V]``:
+    ``<cache>/runs/MODEL-PROFILE`` (``...-V`` for a variant other than ``full``), so that
+    two variants trained side by side never share a checkpoint folder."""
+    suffix = f"-{variant}" if variant not in (None, "full") else ""
+    return cache_dir() / "runs" / f"{model}-{profile}{suffix}"
 
 
 def train(model: str, profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
@@ -40,6 +43,6 @@ def train(model: str, profile: str = "quick", *, run_dir=None, resume: bool = Fa
     module = importlib.import_module(TRAINABLE[model])
     if "variant" in overrides and "variant" not in inspect.signature(module.train_and_register).parameters:
         raise ValueError(f"{model} has no variants; drop --variant")
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(model, profile)
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(model, profile, overrides.get("variant"))
     return module.train_and_register(profile, run_dir=run_dir, resume=resume, progress=progress, name=name,
                                      **overrides)

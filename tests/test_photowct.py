@@ -149,6 +149,7 @@ class TestTraining:
         entries = train_and_register("ci", run_dir=tmp_path / "run", progress=False, levels=("relu1_1", "relu2_1"))
         assert [e.name for e in entries] == ["photowct-ci-relu1_1", "photowct-ci-relu2_1"]
         assert all(e.iterations == 2 and e.model == "photowct" for e in entries)
+        assert all(e.data.startswith("photos only") and "paintings" not in e.data for e in entries)
         assert registry.load_history("photowct-ci-relu2_1")["step"].tolist() == [1, 2]
 
     def test_config_checks(self):

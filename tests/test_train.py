@@ -234,3 +234,14 @@ def test_a_resumed_run_may_extend_its_budget(tmp_path):
     res = fit(model, step_fn, opt, Budget(4), run_dir=tmp_path, config={"lr": 1, "steps": 4}, resume=True,
               progress=False)
     assert res.steps == 4
+
+
+def test_variants_train_into_their_own_checkpoint_folders(monkeypatch, tmp_path):
+    """``stylelib train fa_scp --variant no_scp`` must not resume or overwrite the full model's run."""
+    from stylelib.training_jobs import default_run_dir
+
+    monkeypatch.setenv("STYLELIB_CACHE", str(tmp_path))
+    full = default_run_dir("fa_scp", "quick")
+    assert full == default_run_dir("fa_scp", "quick", "full") == tmp_path / "runs" / "fa_scp-quick"
+    assert default_run_dir("fa_scp", "quick", "no_scp") == tmp_path / "runs" / "fa_scp-quick-no_scp"
+    assert len({full, default_run_dir("fa_scp", "quick", "no_scp"), default_run_dir("fa_scp", "quick", "adain_fa")}) == 3

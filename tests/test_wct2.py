@@ -102,6 +102,7 @@ class TestTraining:
     def test_ci_profile_trains_and_registers(self, tmp_path, ci_registry):
         [entry] = train_and_register("ci", run_dir=tmp_path / "run", progress=False)
         assert entry.name == "wct2-ci" and entry.iterations == 3 and entry.model == "wct2"
+        assert entry.data.startswith("photos only") and "paintings" not in entry.data
         state, rec = registry.load("wct2-ci")
         assert rec.metrics["psnr_images"] > 0 and set(state) == set(WCT2Net().decoder.state_dict())
         assert registry.load_history("wct2-ci")["step"].tolist() == [1, 2, 3]

@@ -99,11 +99,11 @@ class FASCPConfig(ProfileConfig):
     batch_size: int = 4
     crop: int = 128
     load_size: int = 256
-    steps: int = 1200
-    restyle_steps: int = 300
+    steps: int = 3000
+    restyle_steps: int = 750
     #: wall-time budgets of the two stages (None: no limit)
-    seconds: float | None = 600.0
-    restyle_seconds: float | None = 300.0
+    seconds: float | None = 1800.0
+    restyle_seconds: float | None = 450.0
     checkpoint_every: int = 100
     precision: str = "bf16"
     seed: int = 0

@@ -250,10 +250,18 @@ class WCTNet(torch.nn.Module):
 
 
 # ----------------------------------------------------------------------------- training
-def decoder_training_images(cfg, progress: bool = True):
-    """Crops of the training photos and paintings for reconstruction decoders, and where they came from."""
-    from ..data.training import CropSampler, training_images
+def decoder_training_images(cfg, progress: bool = True, photos_only: bool = False):
+    """Crops of the training images for reconstruction decoders, and where they came from.
 
+    The artistic decoders (WCT, AdaIN) see photos and paintings; ``photos_only`` gives the photorealistic
+    ones (PhotoWCT, WCT2) photos alone, with the held-out DPST pairs of notebook 01 left out
+    (:func:`stylelib.data.training.photo_training_images`).
+    """
+    from ..data.training import CropSampler, photo_training_images, training_images
+
+    if photos_only:
+        files, desc = photo_training_images()
+        return CropSampler(files, cfg.crop, load_size=cfg.load_size, progress=progress), f"photos only: {desc}"
     cfiles, cdesc = training_images("content")
     sfiles, sdesc = training_images("style")
     images = CropSampler(cfiles + sfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
