@@ -133,17 +133,19 @@ as_markdown(weights_table)
 # ### Training curves
 #
 # FA+SCP's SCP terms during stage 1 (stylisation) and stage 2 (re-stylisation, whose loss adds the
-# first pass's SCP with weight 0.5), and the reconstruction losses of the WCT2 and PhotoWCT decoders.
+# first pass's SCP with weight 0.5), the identity term (`G(C, C)` against `C`: the method note's optional
+# photorealism term, which we switched on after a first run without it inverted the tones of its outputs),
+# and the reconstruction losses of the WCT2 and PhotoWCT decoders.
 
 # %% tags=["nbval-ignore-output"]
 fig = Figure(figsize=(12, 3.2))
 axes = fig.subplots(1, 3)
 hist = registry.load_history(fa_scp_weights)
 for stage, sub in hist.groupby("stage"):
-    for term in ("coherence", "semantic", "style"):
+    for term in ("coherence", "semantic", "style", "identity"):
         axes[0].plot(sub["step"] + (0 if stage == 1 else hist[hist.stage == 1]["step"].max()),
                      sub[term].rolling(20, min_periods=1).mean(), label=f"{term}, stage {stage}")
-axes[0].set(title="FA+SCP: SCP terms (rolling mean 20)", xlabel="step", yscale="log")
+axes[0].set(title="FA+SCP: loss terms (rolling mean 20)", xlabel="step", yscale="log")
 axes[0].legend(fontsize=6)
 for label, name in [("WCT2", wct2_weights), *[(f"PhotoWCT {lv}", f"{photowct_weights}-{lv}") for lv in
                                                ("relu1_1", "relu2_1", "relu3_1", "relu4_1")]]:

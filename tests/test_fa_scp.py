@@ -133,7 +133,9 @@ class TestTraining:
         assert full.iterations == 3 + 2 and stage1.iterations == 3
         assert set(full.metrics["stages"]) == {"stage1", "stage2"}
         history = registry.load_history("fa_scp-ci")
-        assert history["stage"].tolist() == [1, 1, 1, 2, 2] and {"coherence", "semantic", "style"} <= set(history)
+        assert history["stage"].tolist() == [1, 1, 1, 2, 2]
+        assert {"coherence", "semantic", "style", "identity"} <= set(history)
+        assert history["identity"].notna().all() and (history["identity"] > 0).all()
         a, _ = registry.load("fa_scp-ci")
         b, _ = registry.load("fa_scp-ci-no_restyle")
         assert any(not torch.equal(a[k], b[k]) for k in a)  # stage 2 changed the weights

@@ -65,7 +65,7 @@ class PhotoWCTConfig(ProfileConfig):
     load_size: int = 256
     steps: tuple[int, ...] = (1500, 1000, 2000, 3000)
     #: the committed decoders got these budgets (relu3_1 and relu4_1 in two sittings), 39 min in all
-    seconds: tuple[float, ...] | None = (150.0, 200.0, 400.0, 800.0)
+    seconds: tuple[float, ...] | None = (100.0, 120.0, 240.0, 480.0)
     #: registered WCT decoders to start from (``<name>-<level>``; None: random initialisation, as the paper)
     init_from: str | None = "wct-quick"
     #: decoder inputs divided by vgg.ACTIVATION_SCALE (as our WCT decoders; needed to start from them)

@@ -62,7 +62,7 @@ class WCT2Config(ProfileConfig):
     load_size: int = 256
     steps: int = 3000
     #: wall-time budget of one training invocation in seconds (None: no limit)
-    seconds: float | None = 1200.0
+    seconds: float | None = 900.0
     checkpoint_every: int = 200
     seed: int = 0
     #: registered WCT relu4_1 decoder to start from (None: random initialisation, as the paper)
