@@ -97,8 +97,9 @@ bench: $(STAMP)
 	$(PY) -m stylelib.bench --out figures/bench
 
 # Retrain every registered network at PROFILE (quick: the committed weights; on one
-# CPU core about 40 (wct) + 39 (photowct) + 30 (adain) + 37 (stylebank) + 35
-# (consistency_pair) minutes) and rewrite stylelib/weights/registry.json.
+# CPU core about 40 (wct) + 16 (photowct) + 30 (adain) + 37 (stylebank) + 35
+# (consistency_pair) + 15 (wct2) + 3 x 25 (fa_scp and its two trained ablations)
+# minutes) and rewrite stylelib/weights/registry.json.
 # photowct, adain and wct2 start from the WCT decoders, so wct comes first.
 # MODEL:VARIANT trains an ablation variant (fa_scp:no_scp -> fa_scp-quick-no_scp).
 WEIGHTS_MODELS ?= wct photowct adain stylebank consistency_pair wct2 fa_scp fa_scp:no_scp fa_scp:adain_fa

@@ -142,7 +142,7 @@ fig = Figure(figsize=(12, 3.2))
 axes = fig.subplots(1, 3)
 hist = registry.load_history(fa_scp_weights)
 for stage, sub in hist.groupby("stage"):
-    for term in ("coherence", "semantic", "style", "identity"):
+    for term in [t for t in ("coherence", "semantic", "style", "identity") if t in sub]:
         axes[0].plot(sub["step"] + (0 if stage == 1 else hist[hist.stage == 1]["step"].max()),
                      sub[term].rolling(20, min_periods=1).mean(), label=f"{term}, stage {stage}")
 axes[0].set(title="FA+SCP: loss terms (rolling mean 20)", xlabel="step", yscale="log")
