@@ -168,8 +168,9 @@ class FASCPConfig(ProfileConfig):
             "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
             "identity_weight": "the note's optional photorealism term (weight 1 there), on at 10: without it our "
                                "first quick run (751 stage-1 steps) inverted the tones of its outputs (grayscale "
-                               "SSIM to the content -0.03 to -0.35 on 4 held-out pairs); at weight 1, after 100 "
-                               "steps even G(C, C) was still inverted (SSIM -0.2)",
+                               "SSIM to the content -0.03 to -0.35 on 4 held-out pairs); after 100 steps G(C, C) "
+                               "was still inverted at weight 1 and at 10 (SSIM about -0.2 and -0.14); at 10 it "
+                               "was right by step 200 (0.10 and 0.37); weight 1 was not run further",
             "identity_batch": "one sample of four: the identity pass on the whole batch made a step 2.4 times "
                               "slower (5.6 s instead of 2.4 s on one core)",
             "content_skips": "the note starts without skips; in a short run a decoder from relu4_1 alone loses "
