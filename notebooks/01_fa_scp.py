@@ -298,8 +298,10 @@ as_markdown(summary)
 #
 # One square photo pair per size, every method measured in this run, side by side (the order is
 # rotated each repeat). DPST runs its full `dpst_steps` up to `dpst_bench_max` px; above that, one DPST
-# run of 3 evaluations gives a per-step time, multiplied by `dpst_steps` and marked *(est.)*. Peak
-# memory is the growth of the resident set during the call (`stylelib.metrics.measure`).
+# run of 3 evaluations gives a per-step time, multiplied by `dpst_steps` and noted as estimated; PhotoWCT's
+# closed-form smoothing (a sparse LU of an N x N system, N pixels) is timed once there, as it takes
+# minutes and several GB at 1024 px (the `runs` column). Peak memory is the growth of the resident set
+# during the call (`stylelib.metrics.measure`).
 
 # %% tags=["nbval-ignore-output"]
 bench_pair = pairs[0]
@@ -317,20 +319,21 @@ for s in bench_sizes:
     for rep in range(bench_repeats):
         order = list(calls)[rep % len(calls):] + list(calls)[:rep % len(calls)]
         for m in order:
+            if rep > 0 and s > dpst_bench_max and m == "PhotoWCT (closed form)":
+                continue  # its sparse LU takes minutes above dpst_bench_max: one run
             _, t_m, mb = measure(calls[m])
             times[m].append(t_m)
             peaks[m] = max(peaks[m], mb)
     if s <= dpst_bench_max:
         _, t_d, mb_d = measure(stylize_dpst, c, st, dpst_config, progress=False)
-        dpst_label = "DPST"
     else:
         res, t_d3, mb_d = measure(stylize_dpst, c, st, dpst_config.replace(steps=3), progress=False)
         t_d = (res.seconds - float(res.history["seconds"].iloc[0])) / 2 * dpst_steps
-        dpst_label = "DPST (est.)"
     for m in calls:
         timing_rows.append({"size": s, "method": m, "seconds": float(pd.Series(times[m]).median()),
-                            "peak MB": peaks[m]})
-    timing_rows.append({"size": s, "method": "DPST", "seconds": t_d, "peak MB": mb_d, "note": dpst_label})
+                            "peak MB": peaks[m], "runs": len(times[m]), "note": ""})
+    timing_rows.append({"size": s, "method": "DPST", "seconds": t_d, "peak MB": mb_d, "runs": 1,
+                        "note": "estimated from 3 evaluations" if s > dpst_bench_max else f"{dpst_steps} evaluations"})
 timing = pd.DataFrame(timing_rows)
 outputs.save_table(timing, "timing")
 t = timing.pivot(index="size", columns="method", values="seconds")
@@ -402,6 +405,14 @@ fa_ssim, fa_edge, fa_gram = med.loc["FA+SCP", ["SSIM (gray)", "edge SSIM", "Gram
 baselines = ["PhotoWCT (closed form)", "PhotoWCT (fast)", "WCT2", "DPST"]
 worst = max(r512[f"FA+SCP / {m}"] for m in baselines)
 abl = ablation_summary
+scp_verdict = "ablation not trained"
+if {"FA+SCP", "no SCP (content + style loss)"} <= set(abl.index):
+    full, no = abl.loc["FA+SCP"], abl.loc["no SCP (content + style loss)"]
+    helps = [what for what, better in (("structure (edge SSIM)", full["edge SSIM"] > no["edge SSIM"]),
+                                       ("style (Gram)", full["Gram dist. output→style"]
+                                        < no["Gram dist. output→style"])) if better]
+    scp_verdict = ("consistent: SCP improves " if len(helps) == 2 else "mixed: SCP improves ") + \
+        (" and ".join(helps) or "neither measure")
 claims = pd.DataFrame([
     ("Run time at least 72 % lower than PhotoWCT, WCT2 and DPST (a ratio of 0.28 or less).",
      "; ".join(f"{m}: {r512[f'FA+SCP / {m}']:.3f}" for m in baselines) + f" at {ref_size} px (CPU)",
@@ -423,8 +434,7 @@ claims = pd.DataFrame([
     ("Ablation: the SCP loss matters.",
      "; ".join(f"{v}: edge SSIM {abl.loc[v, 'edge SSIM']:.3f}, Gram {abl.loc[v, 'Gram dist. output→style']:.3f}"
                for v in abl.index if v in ("FA+SCP", "no SCP (content + style loss)")),
-     "see the table: which way each measure moves" if "no SCP (content + style loss)" in abl.index
-     else "ablation not trained"),
+     scp_verdict),
     ("Ablation: re-stylisation makes the style more faithful.",
      "; ".join(f"{v}: Gram {abl.loc[v, 'Gram dist. output→style']:.3f}" for v in abl.index
                if v in ("FA+SCP", "no re-stylisation (stage 1 only)")),
@@ -434,6 +444,18 @@ claims = pd.DataFrame([
 ], columns=["paper's claim (paraphrased)", "measured here", "verdict"])
 outputs.save_table(claims, "claims")
 as_markdown(claims)
+
+# %% [markdown]
+# **Reading the claims (the quick profile, committed in `figures/01_fa_scp/`).** On the 2-core CPU, at
+# 512 px, FA+SCP took 0.08 of PhotoWCT's time with the closed-form smoothing and 0.01 of DPST's, well
+# inside the paper's 0.28, but 0.60 of PhotoWCT's with the fast guided-filter smoothing and 0.31 of
+# WCT2's: both are single feed-forward passes through much the same VGG encoder, so a 72 % saving
+# against them is out of reach on this machine (the paper timed on a GPU, with baseline implementations
+# we cannot inspect). The cost of the closed form is the sparse LU (26 s at 512 px, 761 s and 8.6 GB at
+# 1024 px). On quality, our FA+SCP moves furthest towards the style (lowest Gram distance) but keeps
+# the least structure of the photorealistic methods (edge SSIM 0.37 against 0.51-0.74): the paper's
+# "better scores" are not reproduced by a reconstruction trained for 25 minutes on one CPU core. The
+# SCP ablation points the paper's way; the re-stylisation stage made no measurable difference.
 
 # %% [markdown]
 # ## Saving the run

@@ -10,6 +10,7 @@ it is the last expression of a cell; save it with
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -47,6 +48,12 @@ def to_hwc(image: Any) -> np.ndarray:
     return arr
 
 
+def wrap_title(title: str, inches: float) -> str:
+    """``title`` broken at spaces into lines of at most about 11 characters per inch (10 pt text)."""
+    width = max(8, int(inches * 11))
+    return "\n".join(textwrap.fill(line, width, break_long_words=False) or line for line in title.split("\n"))
+
+
 def image_grid(
     rows: Sequence[Sequence[Any]],
     row_titles: Sequence[str] | None = None,
@@ -56,7 +63,9 @@ def image_grid(
     """A grid of images, one list per row; ``None`` leaves a cell empty.
 
     Images keep their aspect ratio inside square-ish cells of ``size`` inches.
-    ``row_titles`` label the rows on the left, ``col_titles`` the columns on top.
+    ``row_titles`` label the rows on the left, ``col_titles`` the columns on top;
+    a column title longer than its cell is wrapped at spaces (about 11
+    characters per inch of ``size``) so that neighbouring titles do not overlap.
     """
     rows = [list(r) for r in rows]
     if not rows or not any(rows):
@@ -83,7 +92,7 @@ def image_grid(
                 # neighbour when enlarging a lot, so small outputs show their real pixels.
                 ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
             if col_titles is not None and i == 0:
-                ax.set_title(str(col_titles[j]), fontsize=10)
+                ax.set_title(wrap_title(str(col_titles[j]), size), fontsize=10)
             if row_titles is not None and j == 0:
                 ax.set_ylabel(str(row_titles[i]), fontsize=9)
     return fig

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from stylelib import reproduce
 from stylelib.errors import StylelibError
-from stylelib.plotting import image_grid, loss_curves
+from stylelib.plotting import image_grid, loss_curves, wrap_title
 from stylelib.reproduce import Outputs, ParamsError, build_index, markdown_table, write_index
 
 REPO = Path(__file__).resolve().parents[1]
@@ -377,6 +377,15 @@ def test_image_grid_shapes_and_titles():
     assert tuple(fig.get_size_inches()) == (3.0, 2.0)
     with pytest.raises(ValueError, match="2 row titles for 1 rows"):
         image_grid([[img]], row_titles=["a", "b"])
+
+
+def test_image_grid_wraps_long_column_titles():
+    img = torch.rand(1, 3, 20, 30)
+    long = "no re-stylisation (stage 1 only)"
+    fig = image_grid([[img, img]], col_titles=[long, "style"], size=1.8)  # 19 characters per line
+    first, second = (ax.get_title() for ax in fig.get_axes())
+    assert first == "no re-stylisation\n(stage 1 only)" and second == "style"
+    assert wrap_title("a\nb", 1.0) == "a\nb"  # explicit line breaks are kept
 
 
 def test_loss_curves_log_axis_skips_nonpositive_values():
