@@ -446,16 +446,17 @@ outputs.save_table(claims, "claims")
 as_markdown(claims)
 
 # %% [markdown]
-# **Reading the claims (the quick profile, committed in `figures/01_fa_scp/`).** On the 2-core CPU, at
-# 512 px, FA+SCP took 0.08 of PhotoWCT's time with the closed-form smoothing and 0.01 of DPST's, well
-# inside the paper's 0.28, but 0.60 of PhotoWCT's with the fast guided-filter smoothing and 0.31 of
-# WCT2's: both are single feed-forward passes through much the same VGG encoder, so a 72 % saving
-# against them is out of reach on this machine (the paper timed on a GPU, with baseline implementations
-# we cannot inspect). The cost of the closed form is the sparse LU (26 s at 512 px, 761 s and 8.6 GB at
-# 1024 px). On quality, our FA+SCP moves furthest towards the style (lowest Gram distance) but keeps
-# the least structure of the photorealistic methods (edge SSIM 0.37 against 0.51-0.74): the paper's
-# "better scores" are not reproduced by a reconstruction trained for 25 minutes on one CPU core. The
-# SCP ablation points the paper's way; the re-stylisation stage made no measurable difference.
+# **Reading the claims (the quick profile, committed in `figures/01_fa_scp/`; two quick runs agreed to
+# within 0.03).** On the 2-core CPU, at 512 px, FA+SCP took 0.08 of PhotoWCT's time with the closed-form
+# smoothing and 0.01 of DPST's, well inside the paper's 0.28, but about 0.6 of PhotoWCT's with the fast
+# guided-filter smoothing and about 0.3 of WCT2's: both are single feed-forward passes through much the
+# same VGG encoder, so a 72 % saving against them is out of reach on this machine (the paper timed on
+# a GPU, with baseline implementations we cannot inspect). The cost of the closed form is the sparse
+# LU (20-26 s at 512 px, 761-790 s and 8.6 GB at 1024 px). On quality, our FA+SCP moves furthest towards
+# the style (lowest Gram distance) but keeps the least structure of the photorealistic methods (edge
+# SSIM 0.37 against 0.51-0.74): the paper's "better scores" are not reproduced by a reconstruction
+# trained for 25 minutes on one CPU core. The SCP ablation points the paper's way; the re-stylisation
+# stage made no measurable difference.
 
 # %% [markdown]
 # ## Saving the run
