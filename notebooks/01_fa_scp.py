@@ -296,8 +296,8 @@ as_markdown(summary)
 # %% [markdown]
 # ## 6 · Run time and memory at 256, 512 and 1024 px
 #
-# One square photo pair per size, every method measured in this run, side by side (the order is
-# rotated each repeat). DPST runs its full `dpst_steps` up to `dpst_bench_max` px; above that, one DPST
+# One held-out photo pair per size (the size is its long side), every method measured in this run, side
+# by side (the order is rotated each repeat). DPST runs its full `dpst_steps` up to `dpst_bench_max` px; above that, one DPST
 # run of 3 evaluations gives a per-step time, multiplied by `dpst_steps` and noted as estimated; PhotoWCT's
 # closed-form smoothing (a sparse LU of an N x N system, N pixels) is timed once there, as it takes
 # minutes and several GB at 1024 px (the `runs` column). Peak memory is the growth of the resident set
@@ -452,7 +452,7 @@ as_markdown(claims)
 # guided-filter smoothing and about 0.3 of WCT2's: both are single feed-forward passes through much the
 # same VGG encoder, so a 72 % saving against them is out of reach on this machine (the paper timed on
 # a GPU, with baseline implementations we cannot inspect). The cost of the closed form is the sparse
-# LU (20-26 s at 512 px, 761-790 s and 8.6 GB at 1024 px). On quality, our FA+SCP moves furthest towards
+# LU (20-26 s at 512 px, 761-790 s and 8.5-8.6 GB at 1024 px). On quality, our FA+SCP moves furthest towards
 # the style (lowest Gram distance) but keeps the least structure of the photorealistic methods (edge
 # SSIM 0.37 against 0.51-0.74): the paper's "better scores" are not reproduced by a reconstruction
 # trained for 25 minutes on one CPU core. The SCP ablation points the paper's way; the re-stylisation
