@@ -327,7 +327,7 @@ for s in bench_sizes:
     if s <= dpst_bench_max:
         _, t_d, mb_d = measure(stylize_dpst, c, st, dpst_config, progress=False)
     else:
-        res, t_d3, mb_d = measure(stylize_dpst, c, st, dpst_config.replace(steps=3), progress=False)
+        res, _, mb_d = measure(stylize_dpst, c, st, dpst_config.replace(steps=3), progress=False)
         t_d = (res.seconds - float(res.history["seconds"].iloc[0])) / 2 * dpst_steps
     for m in calls:
         timing_rows.append({"size": s, "method": m, "seconds": float(pd.Series(times[m]).median()),
@@ -447,7 +447,7 @@ as_markdown(claims)
 
 # %% [markdown]
 # **Reading the claims (the quick profile, committed in `figures/01_fa_scp/`; two quick runs agreed to
-# within 0.03).** On the 2-core CPU, at 512 px, FA+SCP took 0.08 of PhotoWCT's time with the closed-form
+# within 0.04).** On the 2-core CPU, at 512 px, FA+SCP took 0.08 of PhotoWCT's time with the closed-form
 # smoothing and 0.01 of DPST's, well inside the paper's 0.28, but about 0.6 of PhotoWCT's with the fast
 # guided-filter smoothing and about 0.3 of WCT2's: both are single feed-forward passes through much the
 # same VGG encoder, so a 72 % saving against them is out of reach on this machine (the paper timed on

@@ -51,7 +51,7 @@ def to_hwc(image: Any) -> np.ndarray:
 def wrap_title(title: str, inches: float) -> str:
     """``title`` broken at spaces into lines of at most about 11 characters per inch (10 pt text)."""
     width = max(8, int(inches * 11))
-    return "\n".join(textwrap.fill(line, width, break_long_words=False) or line for line in title.split("\n"))
+    return "\n".join(textwrap.fill(line, width, break_long_words=False) for line in title.split("\n"))
 
 
 def image_grid(
