@@ -96,17 +96,12 @@ data: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m stylelib.bench --out figures/bench
 
-# Retrain every registered network at PROFILE (quick: the committed weights; on one
-# CPU core about 40 (wct) + 16 (photowct) + 30 (adain) + 37 (stylebank) + 35
-# (consistency_pair) + 15 (wct2) + 3 x 25 (fa_scp and its two trained ablations)
-# minutes) and rewrite stylelib/weights/registry.json.
-# photowct, adain and wct2 start from the WCT decoders, so wct comes first.
-# MODEL:VARIANT trains an ablation variant (fa_scp:no_scp -> fa_scp-quick-no_scp).
-WEIGHTS_MODELS ?= wct photowct adain stylebank consistency_pair wct2 fa_scp fa_scp:no_scp fa_scp:adain_fa
+# Retrain every network the notebooks use at PROFILE (quick: the committed weights) and
+# rewrite stylelib/weights/registry.json: `stylelib train all` walks stylelib.catalog in
+# training order (photowct, adain and wct2 start from the WCT decoders). On one CPU core
+# the quick profile takes about five hours; each model's budget is in its config.
 weights: $(STAMP)
-	set -e; for m in $(WEIGHTS_MODELS); do \
-	  case $$m in *:*) v="--variant $${m#*:}";; *) v="";; esac; \
-	  $(VENV)/bin/stylelib train $${m%%:*} --profile '$(PROFILE)' $$v; done
+	$(VENV)/bin/stylelib train all --profile '$(PROFILE)'
 	$(VENV)/bin/stylelib weights verify
 
 # Jupytext pairs notebooks/NN_*.py (the source) with NN_*.ipynb (committed with outputs).

@@ -59,7 +59,7 @@ import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.bench import machine_info
 from stylelib.color import rgb_to_yiq
 from stylelib.data import available_sets, default_pairs, get_set, load_pair

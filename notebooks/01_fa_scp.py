@@ -61,7 +61,7 @@ import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.bench import machine_info
 from stylelib.data import available_sets, default_pairs, get_set, load_pair
 from stylelib.data.training import DPST_HELD_OUT

@@ -62,7 +62,7 @@ import torch.nn.functional as F
 from IPython.display import display
 from matplotlib.figure import Figure
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.bench import machine_info
 from stylelib.data import available_sets, get_set
 from stylelib.data.training import held_out_photos

@@ -65,7 +65,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.data import available_sets
 from stylelib.errors import WeightsError
 from stylelib.images import load_image

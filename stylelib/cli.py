@@ -1,10 +1,10 @@
 """The ``stylelib`` command.
 
-    stylelib stylize --method gatys CONTENT STYLE -o OUT [--size N] [--steps N]
-    stylelib stylize --method adain|wct CONTENT STYLE -o OUT [--alpha A]
-    stylelib train adain|wct --profile quick [--resume] [--run-dir DIR]
+    stylelib stylize --method METHOD CONTENT STYLE -o OUT [--size N] [--steps N] [--alpha A] ...
+    stylelib methods                      the methods (stylelib.catalog), with what each trains
+    stylelib train MODEL --profile quick [--variant V] [--resume] [--run-dir DIR]
+    stylelib train all --profile quick    every network the notebooks use (make weights)
     stylelib weights list|verify
-    stylelib methods
     stylelib data [DEST]
 
 Any error a user can cause (a missing or broken image, an unwritable output,
@@ -72,14 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("methods", help="list the stylisation methods")
 
     tr = sub.add_parser("train", help="train a model's network and register its weights")
-    tr.add_argument("model", help="model to train (see `stylelib weights list` for what exists)")
+    tr.add_argument("model", help="model to train (`stylelib methods` lists them), or `all` for every network "
+                                   "the notebooks use")
     tr.add_argument("--profile", default="quick", choices=("ci", "quick", "paper"))
     tr.add_argument("--resume", action="store_true", help="continue the interrupted run in --run-dir")
     tr.add_argument("--run-dir", default=None, help="checkpoint folder (default: the cache, runs/MODEL-PROFILE)")
     tr.add_argument("--steps", type=_positive, default=None, help="override the profile's iteration budget")
     tr.add_argument("--seconds", type=_positive, default=None, help="override the profile's time budget")
     tr.add_argument("--name", default=None, help="registry name (default MODEL-PROFILE)")
-    tr.add_argument("--variant", default=None, help="a model's ablation variant (fa_scp: full, no_scp, adain_fa)")
+    tr.add_argument("--variant", default=None, help="a model's ablation variant (`stylelib methods` lists them)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     wt = sub.add_parser("weights", help="list the registered weights or verify their sha256")
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stylize(args: argparse.Namespace) -> int:
-    from . import methods
+    from . import catalog
     from .images import SAVE_FORMATS, load_image, save_image
 
     out = Path(args.output)
@@ -102,7 +103,7 @@ def _stylize(args: argparse.Namespace) -> int:
         raise ValueError(f"{out}: is a directory; give a file name such as {out / 'result.png'}")
     if not out.parent.exists() and str(out.parent) not in ("", "."):
         raise ValueError(f"{out}: output folder {out.parent} does not exist")
-    method = methods.get(args.method)
+    method = catalog.get(args.method)
     content = load_image(args.content, size=args.size)
     style = load_image(args.style, size=args.style_size or args.size)
     options = {
@@ -121,22 +122,30 @@ def _stylize(args: argparse.Namespace) -> int:
 
 
 def _methods(_: argparse.Namespace) -> int:
-    from . import methods
+    from . import catalog
 
-    names = methods.names()
+    names = catalog.names()
     width = max(map(len, names))
     for name in names:
-        print(f"{name:<{width}}  {methods.get(name).summary}")
+        method = catalog.get(name)
+        trains = "" if method.train is None else " [trainable" + (
+            f"; variants: {', '.join(method.variants)}]" if method.variants else "]")
+        print(f"{name:<{width}}  {method.summary}{trains}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import training_jobs
+    from .training import jobs as training_jobs
 
     overrides = {k: v for k, v in (("steps", args.steps), ("seconds", args.seconds), ("variant", args.variant))
                  if v is not None}
-    recs = training_jobs.train(args.model, args.profile, run_dir=args.run_dir, resume=args.resume,
-                               progress=not args.quiet, name=args.name, **overrides)
+    if args.model == "all":
+        if overrides or args.run_dir or args.name or args.resume:
+            raise ValueError("`stylelib train all` takes only --profile and --quiet")
+        recs = training_jobs.train_all(args.profile, progress=not args.quiet)
+    else:
+        recs = training_jobs.train(args.model, args.profile, run_dir=args.run_dir, resume=args.resume,
+                                   progress=not args.quiet, name=args.name, **overrides)
     for rec in recs:
         print(f"registered {rec.name}: {rec.file} ({rec.size_bytes / 2**20:.1f} MB), {rec.iterations} iterations "
               f"in {rec.seconds / 60:.1f} min; {', '.join(f'{k}={v}' for k, v in rec.metrics.items())}",
@@ -145,7 +154,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _weights(args: argparse.Namespace) -> int:
-    from . import registry
+    from .training import registry
 
     if args.action == "list":
         found = registry.entries()

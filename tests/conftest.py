@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stylelib import registry
+from stylelib.training import registry
 
 
 @pytest.fixture

@@ -148,7 +148,7 @@ class TestTrainedAdaIN:
 def test_init_from_a_scaled_decoder_folds_the_scale(tmp_path, monkeypatch):
     import dataclasses
 
-    from stylelib import registry
+    from stylelib.training import registry
     from stylelib.models.adain import init_decoder
     from stylelib.models.wct import WCTConfig
     from stylelib.models.decoders import MirrorDecoder

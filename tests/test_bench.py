@@ -14,7 +14,8 @@ import json
 import pytest
 import torch
 
-from stylelib import bench, registry
+from stylelib import bench
+from stylelib.training import registry
 from stylelib.models import adain as adain_mod, wct as wct_mod
 
 

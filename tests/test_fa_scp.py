@@ -6,7 +6,7 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.data import available_sets, get_set
 from stylelib.data.checksums import file_sha256
 from stylelib.data.training import DPST_HELD_OUT, photo_training_images

@@ -6,7 +6,7 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.metrics import gram_distance, ssim
 from stylelib.models.decoders import MirrorDecoder
 from stylelib.models.photowct import (

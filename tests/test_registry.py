@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.cli import main
 from stylelib.errors import WeightsError
 
@@ -61,11 +61,14 @@ class TestRegistry:
         with pytest.raises(WeightsError, match="not valid JSON"):
             registry.entries()
 
-    def test_update_metrics_keeps_the_file(self, reg):
-        root, _, rec = reg
-        registry.update_metrics("toy-ci", {"extra": 1})
-        assert registry.entry("toy-ci").metrics == {"psnr_median_db": 21.5, "extra": 1}
-        assert registry.sha256_file(root / rec.file) == rec.sha256
+    def test_weights_table_rows_and_extra_columns(self, reg):
+        table = registry.weights_table(["toy-ci"], extra={"lr": "lr", "psnr": lambda e: e.metrics["psnr_median_db"]})
+        assert list(table.columns[:4]) == ["weights", "model", "lr", "psnr"]
+        row = table.iloc[0]
+        assert (row["weights"], row["lr"], row["psnr"], row["iterations"]) == ("toy-ci", 1e-3, 21.5, 12)
+        assert row["wall time, min"] == pytest.approx(registry.entry("toy-ci").seconds / 60)
+        with pytest.raises(WeightsError, match="no weights named 'toy-quick'.*stylelib train toy --profile quick"):
+            registry.weights_table(["toy-ci", "toy-quick"])
 
     def test_cli_verify_exit_codes(self, reg, capsys):
         root, _, rec = reg

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.models.stylebank import (StyleBankConfig, StyleBankError, StyleBankLoss, StyleBankNet, apply_bank,
                                        balance_gradients, branch_of, compare_incremental, kmeans_masks,
                                        load_stylebank, style_ids_of, train_and_register,
                                        train_incremental, train_stylebank)
-from stylelib.train import BranchOptimizers
+from stylelib.training.loop import BranchOptimizers
 
 
 def _net(n: int = 3, seed: int = 0) -> StyleBankNet:
@@ -320,7 +320,7 @@ class TestGramDistances:
 
 class TestCommittedWeights:
     def test_quick_weights_load_and_stylize_by_name(self):
-        from stylelib import methods
+        from stylelib import catalog
         from stylelib.models.stylebank import stylize_stylebank
 
         net = load_stylebank("stylebank-quick")
@@ -328,6 +328,6 @@ class TestCommittedWeights:
             "stylebank-quick-incremental").config["styles"][0]
         x = _images(1, 40)
         assert torch.equal(stylize_stylebank(x, net.style_names[3]), net.stylize(x, 3))
-        assert methods._REGISTRY["stylebank"].fn is stylize_stylebank
+        assert catalog.get("stylebank").fn is stylize_stylebank
         with pytest.raises(StyleBankError, match="no bank for style"):
             stylize_stylebank(x, "not-a-style")

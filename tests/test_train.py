@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from stylelib.train import (CHECKPOINT, CONFIG, HISTORY, STATE, BranchOptimizers, Budget, TrainingError, fit,
-                            step_generator)
+from stylelib.training.loop import (CHECKPOINT, CONFIG, HISTORY, STATE, BranchOptimizers, Budget, Callback,
+                                    GradientHook, LRSchedule, OnStep, TrainingError, fit, step_generator, warmup)
 
 
 def _model() -> nn.Module:
@@ -102,7 +102,7 @@ class TestFit:
 
         with pytest.raises(KeyboardInterrupt):
             fit(model, step_fn, opt, Budget(6, checkpoint_every=100, seed=1), run_dir=tmp_path, progress=False,
-                on_step=interrupt)
+                callbacks=[OnStep(interrupt)])
         model = _model()
         opt, step_fn = _setup(model)
         res = fit(model, step_fn, opt, Budget(6, checkpoint_every=100, seed=1), run_dir=tmp_path, resume=True,
@@ -152,13 +152,41 @@ class TestFit:
         model = _model()
         opt, step_fn = _setup(model)
         seen = []
-        fit(model, step_fn, opt, Budget(3), progress=False, scheduler=lambda s: 1.0 / (s + 1),
-            on_step=lambda s, row: seen.append(opt.param_groups[0]["lr"]))
+        fit(model, step_fn, opt, Budget(3), progress=False,
+            callbacks=[LRSchedule(lambda s: 1.0 / (s + 1)), OnStep(lambda s, row: seen.append(opt.param_groups[0]["lr"]))])
         assert seen == pytest.approx([1e-2, 5e-3, 1e-2 / 3])
+
+    def test_warmup_then_decay(self):
+        f = warmup(4, decay=0.5)
+        assert [f(s) for s in range(6)] == pytest.approx([0.25 / 1, 0.5 / 1.5, 0.75 / 2, 1 / 2.5, 1 / 3, 1 / 3.5])
+        assert warmup(0)(0) == 1.0
+
+    def test_callbacks_run_in_order_at_each_event(self):
+        model = _model()
+        opt, step_fn = _setup(model)
+        events = []
+
+        class Recorder(Callback):
+            def __init__(self, tag):
+                self.tag = tag
+
+            def on_step_start(self, step, optimizer):
+                events.append((self.tag, "start", step))
+
+            def after_backward(self, step):
+                events.append((self.tag, "backward", step))
+
+            def on_step_end(self, step, row):
+                events.append((self.tag, "end", row["step"]))
+
+        fit(model, step_fn, opt, Budget(2), progress=False, callbacks=[Recorder("a"), Recorder("b")])
+        assert events == [("a", "start", 0), ("b", "start", 0), ("a", "backward", 0), ("b", "backward", 0),
+                          ("a", "end", 1), ("b", "end", 1), ("a", "start", 1), ("b", "start", 1),
+                          ("a", "backward", 1), ("b", "backward", 1), ("a", "end", 2), ("b", "end", 2)]
 
 
 class TestBranchesAndHooks:
-    """The two extensions for alternating schedules: ``after_backward`` and :class:`BranchOptimizers`."""
+    """The two extensions for alternating schedules: a :class:`GradientHook` and :class:`BranchOptimizers`."""
 
     @staticmethod
     def _branches(model: nn.Module):
@@ -187,7 +215,7 @@ class TestBranchesAndHooks:
             for p in model.parameters():
                 p.grad.zero_()
 
-        fit(model, step_fn, opt, Budget(3), progress=False, after_backward=zero_grads)
+        fit(model, step_fn, opt, Budget(3), progress=False, callbacks=[GradientHook(zero_grads)])
         assert seen == [(0, True), (1, True), (2, True)]
         for k, v in before.items():  # the hook zeroed every gradient, so SGD moved nothing
             assert torch.equal(model.state_dict()[k], v)
@@ -238,7 +266,7 @@ def test_a_resumed_run_may_extend_its_budget(tmp_path):
 
 def test_variants_train_into_their_own_checkpoint_folders(monkeypatch, tmp_path):
     """``stylelib train fa_scp --variant no_scp`` must not resume or overwrite the full model's run."""
-    from stylelib.training_jobs import default_run_dir
+    from stylelib.training.jobs import default_run_dir
 
     monkeypatch.setenv("STYLELIB_CACHE", str(tmp_path))
     full = default_run_dir("fa_scp", "quick")

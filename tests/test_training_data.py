@@ -10,7 +10,7 @@ from PIL import Image
 from stylelib.data import available_sets
 from stylelib.data.training import CropSampler, held_out_photos, held_out_styles, training_images
 from stylelib.errors import DataError
-from stylelib.train import step_generator
+from stylelib.training.loop import step_generator
 
 
 @pytest.fixture

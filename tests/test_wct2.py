@@ -6,7 +6,7 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from stylelib import registry
+from stylelib.training import registry
 from stylelib.metrics import gram_distance, ssim
 from stylelib.models.wct2 import TRANSFER_POINTS, WCT2Config, WCT2Net, stylize_wct2, train_and_register
 from stylelib.vgg import VGG19Features

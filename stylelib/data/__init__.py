@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .art import ADAIN_PAIR_STYLES, GROUPS as ART_GROUPS, art_contents, art_styles
 from .refs import ImageRef, ImageSet, Pair
-from .sets import SETS, available_sets, default_pairs, get_set, load_pair
+from .sets import SETS, available_sets, default_pairs, get_set, load_pair, spread
 
 __all__ = [
     "SETS",
@@ -36,6 +36,7 @@ __all__ = [
     "available_sets",
     "default_pairs",
     "load_pair",
+    "spread",
     "art_styles",
     "art_contents",
     "ART_GROUPS",

@@ -86,3 +86,11 @@ def load_pair(pair: Pair, size: int | None = None, **kwargs) -> tuple[torch.Tens
     content = load_image(pair.content.path, size=size, **kwargs)
     style = load_image(pair.style.path, size=size, **kwargs)
     return content, style
+
+
+def spread(items: Sequence, n: int) -> list:
+    """``n`` items evenly spaced through ``items``, the first one included (all of them when ``n`` is larger)."""
+    if n < 1:
+        raise ValueError(f"spread: need at least one item, got n={n}")
+    n = min(n, len(items))
+    return [items[i * len(items) // n] for i in range(n)]

@@ -33,11 +33,11 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .. import methods, registry
+from ..training import registry
 from ..color import match_color
 from ..images import pad_to_multiple
 from ..losses import mean_std, mean_std_style_loss
-from ..train import Budget, TrainResult, fit
+from ..training.loop import Budget, LRSchedule, TrainResult, fit, warmup
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
 from .paper_config import ProfileConfig, deviation_rows
@@ -250,7 +250,7 @@ def train_adain(cfg: AdaINConfig | None = None, *, run_dir=None, resume: bool = 
     budget = Budget(cfg.steps, cfg.seconds, cfg.checkpoint_every, cfg.seed)
     result = fit(net.decoder, step_fn, opt, budget, run_dir=run_dir, resume=resume, progress=progress,
                  config=dataclasses.asdict(cfg), desc=f"adain ({cfg.profile})",
-                 scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)) / (1.0 + cfg.lr_decay * step))
+                 callbacks=[LRSchedule(warmup(cfg.warmup, cfg.lr_decay))])
     return net, result, f"content: {cdesc}; style: {sdesc}"
 
 
@@ -286,8 +286,6 @@ def load_adain(weights: str = "adain-quick") -> AdaINNet:
     return net
 
 
-@methods.register("adain", "AdaIN (Huang & Belongie, ICCV 2017): feed-forward, any style",
-                  options=("alpha", "preserve_color", "weights"))
 @torch.no_grad()
 def stylize_adain(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *, alpha: float = 1.0,
                   style_weights: Sequence[float] | None = None, masks: Sequence[torch.Tensor] | None = None,

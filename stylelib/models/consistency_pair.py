@@ -47,11 +47,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import methods, registry
+from ..training import registry
 from ..errors import StylelibError
 from ..images import pad_to_multiple, save_image
 from ..losses import content_loss, gram_matrix, gram_style_loss
-from ..train import Budget, TrainResult, fit
+from ..training.loop import Budget, LRSchedule, OnStep, TrainResult, fit
 from ..vgg import VGG19Features
 from .paper_config import deviation_rows
 
@@ -540,7 +540,7 @@ def train_pair(photo_a, photo_b, cfg: ConsistencyConfig | None = None, *, names:
     budget = Budget(cfg.steps, cfg.seconds, cfg.checkpoint_every, cfg.seed)
     result = fit(pair.G, step_fn, opt, budget, run_dir=run_dir, resume=resume, progress=progress,
                  config=dataclasses.asdict(cfg) | {"names": list(names)},
-                 desc=f"consistency pair ({cfg.profile})", scheduler=_schedule(cfg, cfg.steps), on_step=on_step)
+                 desc=f"consistency pair ({cfg.profile})", callbacks=[LRSchedule(_schedule(cfg, cfg.steps))] + ([OnStep(on_step)] if on_step else []))
     pair.eval()
     return pair, result
 
@@ -585,7 +585,7 @@ def adapt(pair: ConsistencyPair, photo_a, photo_c, *, steps: int | None = None, 
     budget = Budget(steps, None, cfg.checkpoint_every, cfg.seed + 1)
     result = fit(G, step_fn, opt, budget, run_dir=run_dir, progress=progress,
                  config=dataclasses.asdict(cfg) | {"adapt": name, "init": init},
-                 desc=f"adapt to a new style ({steps} it)", scheduler=_schedule(cfg, steps), on_step=on_step)
+                 desc=f"adapt to a new style ({steps} it)", callbacks=[LRSchedule(_schedule(cfg, steps))] + ([OnStep(on_step)] if on_step else []))
     pair.eval()
     return sc, result
 
@@ -779,8 +779,6 @@ def load_consistency_pair(weights: str = "consistency_pair-quick") -> Consistenc
     return pair
 
 
-@methods.register("consistency_pair", "Yao, Puy & Pérez (ICIP 2019): a pair of networks trained on the two "
-                  "photos with cycle and self-consistency losses (trains for minutes)", options=("steps",))
 def stylize_consistency_pair(content: torch.Tensor, style: torch.Tensor, *, steps: int | None = None,
                              profile: str = "quick", progress: bool = False) -> torch.Tensor:
     """Train a pair on ``(content, style)`` (the method needs no other data) and return ``f_ab(content)``.

@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .. import methods
+
 from ..losses import content_loss
 from ..kernels.matting import DEFAULT_EPS, MattingLaplacian
 from ..masks import load_mask, one_hot, shared_labels
@@ -263,9 +263,6 @@ def stylize_dpst(
     return GatysResult(image=image, history=history, seconds=time.perf_counter() - t0, config=cfg)
 
 
-@methods.register("dpst", "Deep Photo Style Transfer (Luan et al., CVPR 2017): Gatys + matting-Laplacian "
-                          "photorealism (whole-image regions from the command line)",
-                  options=("steps", "style_weight", "photorealism_weight"))
 def dpst(content: torch.Tensor, style: torch.Tensor, *, progress: bool = True, **options) -> torch.Tensor:
     """Registry entry: :func:`stylize_dpst` with ``DPSTConfig(**options)`` and no masks; returns the image."""
     cfg = DPSTConfig(**{k: v for k, v in options.items() if v is not None})

@@ -49,10 +49,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import methods, registry
+from ..training import registry
 from ..images import pad_to_multiple
 from ..losses import mean_std, mean_std_style_loss
-from ..train import Budget, TrainResult, fit
+from ..training.loop import Budget, LRSchedule, TrainResult, fit, warmup
 from ..vgg import ACTIVATION_SCALE, CHANNELS, VGG19Features
 from .paper_config import ProfileConfig, deviation_rows
 
@@ -390,7 +390,7 @@ def _stage(net: FASCPNet, loss_fn: SCPLoss, contents, styles, cfg: FASCPConfig, 
     return fit(net.decoder, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress,
                config=dataclasses.asdict(cfg) | {"stage": stage},
                desc=f"fa_scp stage {stage} ({cfg.profile})",
-               scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
+               callbacks=[LRSchedule(warmup(cfg.warmup))])
 
 
 def train_fa_scp(cfg: FASCPConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True
@@ -455,8 +455,6 @@ def load_fa_scp(weights: str = "fa_scp-quick") -> FASCPNet:
     return net
 
 
-@methods.register("fa_scp", "FA+SCP (Wu, Ni & Li, IJCNN 2020; reconstructed from the abstract): one-pass "
-                            "photorealistic stylizer", options=("weights",))
 @torch.no_grad()
 def stylize_fa_scp(content: torch.Tensor, style: torch.Tensor, *, weights: str = "fa_scp-quick", passes: int = 1,
                    net: FASCPNet | None = None, progress: bool = False) -> torch.Tensor:

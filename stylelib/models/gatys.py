@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .. import methods
+
 from ..color import PRESERVE_COLOR, luminance_transfer, match_color
 from ..losses import content_loss, gram_matrix, gram_style_loss, tv_loss
 from ..vgg import CHANNELS, VGG19Features, layer_index
@@ -355,8 +355,6 @@ def stylize_gatys(
     return GatysResult(image=image, history=history, seconds=time.perf_counter() - t0, config=cfg)
 
 
-@methods.register("gatys", "optimisation-based transfer (Gatys et al., CVPR 2016)",
-                  options=("steps", "optimizer", "init", "preserve_color", "style_weight", "precision"))
 def gatys(content: torch.Tensor, style: torch.Tensor, *, progress: bool = True, **options) -> torch.Tensor:
     """Registry entry: :func:`stylize_gatys` with ``GatysConfig(**options)``; returns the image."""
     cfg = GatysConfig(**{k: v for k, v in options.items() if v is not None})

@@ -35,11 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import methods, registry
+from ..training import registry
 from ..images import pad_to_multiple
 from ..masks import resize_labels, shared_labels
 from ..smoothing import FAST_EPS, FAST_RADIUS, LAMBDA, smooth_closed_form, smooth_fast
-from ..train import TrainResult
+from ..training.loop import TrainResult
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
 from .paper_config import ProfileConfig, deviation_rows
@@ -318,8 +318,6 @@ def load_photowct(weights: str = "photowct-quick") -> PhotoWCTNet:
     return net
 
 
-@methods.register("photowct", "PhotoWCT (Li et al., ECCV 2018): unpooling WCT cascade + matting-affinity smoothing",
-                  options=("alpha", "weights"))
 @torch.no_grad()
 def stylize_photowct(content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.0,
                      smoothing: str = "closed_form", content_labels: torch.Tensor | None = None,

@@ -47,12 +47,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import methods, registry
+from ..training import registry
 from ..errors import StylelibError
 from ..images import load_image, pad_to_multiple
 from ..kmeans import kmeans
 from ..losses import gram_matrix, gram_style_loss, tv_loss
-from ..train import Budget, BranchOptimizers, TrainResult, fit
+from ..training.loop import BranchOptimizers, Budget, GradientHook, LRSchedule, TrainResult, fit
 from ..vgg import VGG19Features
 from .paper_config import ProfileConfig, deviation_rows
 
@@ -495,8 +495,8 @@ def train_stylebank(cfg: StyleBankConfig, style_names: Sequence[str], style_imag
     budget = Budget(cfg.steps, cfg.seconds, cfg.checkpoint_every, cfg.seed)
     config = dataclasses.asdict(cfg) | {"styles": list(style_names), "mode": "full"}
     result = fit(net, step_fn, opt, budget, run_dir=run_dir, resume=resume, progress=progress, config=config,
-                 desc=desc or f"stylebank ({cfg.profile}, {n} styles)", after_backward=balance,
-                 scheduler=lambda step: cfg.lr_decay_factor ** (step // cfg.lr_decay_every))
+                 desc=desc or f"stylebank ({cfg.profile}, {n} styles)", callbacks=[GradientHook(balance),
+                            LRSchedule(lambda step: cfg.lr_decay_factor ** (step // cfg.lr_decay_every))])
     return net, result, cdesc
 
 
@@ -705,8 +705,6 @@ def load_single(weights: str = "stylebank-quick-single") -> StyleBankNet:
     return _net_from_state(state, rec.config["styles"])
 
 
-@methods.register("stylebank", "StyleBank (Chen et al., CVPR 2017): a filter bank per trained style",
-                  options=("weights",))
 @torch.no_grad()
 def stylize_stylebank(content: torch.Tensor, style: torch.Tensor | str | int, *, weights: str = "stylebank-quick",
                       net: StyleBankNet | None = None, progress: bool = False) -> torch.Tensor:

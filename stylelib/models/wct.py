@@ -32,10 +32,10 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .. import methods, registry
+from ..training import registry
 from ..data.training import held_out_psnr
 from ..images import pad_to_multiple
-from ..train import Budget, TrainResult, fit
+from ..training.loop import Budget, LRSchedule, TrainResult, fit, warmup
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import DECODER_LAYERS, MirrorDecoder
 from .paper_config import ProfileConfig, deviation_rows
@@ -290,7 +290,7 @@ def train_decoders(net: torch.nn.Module, cfg, images, levels: Sequence[str], *, 
         again = resume and sub is not None and (sub / "state.pt").is_file()
         results[level] = fit(dec, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress,
                              config=dataclasses.asdict(cfg) | {"level": level}, desc=f"{desc} {level} ({cfg.profile})",
-                             scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
+                             callbacks=[LRSchedule(warmup(cfg.warmup))])
     return results
 
 
@@ -353,8 +353,6 @@ def load_wct(weights: str = "wct-quick") -> WCTNet:
     return net
 
 
-@methods.register("wct", "WCT (Li et al., NeurIPS 2017): whitening and colouring, five decoders",
-                  options=("alpha", "weights"))
 @torch.no_grad()
 def stylize_wct(content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.0,
                 levels: Sequence[str] | None = None,

@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import methods, registry
+from ..training import registry
 from ..images import pad_to_multiple
-from ..train import Budget, TrainResult, fit
+from ..training.loop import Budget, LRSchedule, TrainResult, fit, warmup
 from ..vgg import ACTIVATION_SCALE, CHANNELS, VGG19Features
 from .decoders import ConvSpec, decoder_plan
 from .paper_config import ProfileConfig, deviation_rows
@@ -336,7 +336,7 @@ def train_wct2(cfg: WCT2Config | None = None, *, run_dir=None, resume: bool = Fa
     budget = Budget(cfg.steps, cfg.seconds, cfg.checkpoint_every, cfg.seed)
     result = fit(net.decoder, step_fn, opt, budget, run_dir=run_dir, resume=resume, progress=progress,
                  config=dataclasses.asdict(cfg), desc=f"wct2 ({cfg.profile})",
-                 scheduler=lambda step: min(1.0, (step + 1) / max(cfg.warmup, 1)))
+                 callbacks=[LRSchedule(warmup(cfg.warmup))])
     return net, result, data
 
 
@@ -375,8 +375,6 @@ def load_wct2(weights: str = "wct2-quick") -> WCT2Net:
     return net
 
 
-@methods.register("wct2", "WCT2 (Yoo et al., ICCV 2019): wavelet pooling, progressive WCT, photorealistic",
-                  options=("alpha", "weights"))
 @torch.no_grad()
 def stylize_wct2(content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.0, weights: str = "wct2-quick",
                  transfer_at: Sequence[str] | None = None, net: WCT2Net | None = None,

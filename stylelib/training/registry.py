@@ -29,15 +29,15 @@ from typing import Any, Mapping, Sequence
 import torch
 from safetensors.torch import load as load_bytes, save
 
-from .atomic import atomic_write_bytes, atomic_write_text
-from .data.checksums import file_sha256 as sha256_file
-from .errors import WeightsError
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..data.checksums import file_sha256 as sha256_file
+from ..errors import WeightsError
 
 WEIGHTS_ENV = "STYLELIB_WEIGHTS"
 REGISTRY_FILE = "registry.json"
 #: The size limit for weights committed to the repository.
 MAX_COMMITTED_BYTES = 10 * 2**20
-_PACKAGE_DIR = Path(__file__).resolve().parent / "weights"
+_PACKAGE_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 
 def weights_dir() -> Path:
@@ -125,17 +125,6 @@ def register(name: str, state: Mapping[str, torch.Tensor], *, model: str, profil
     return rec
 
 
-def update_metrics(name: str, metrics: Mapping[str, Any], root: str | Path | None = None) -> Entry:
-    """Add measured figures to an entry (its file is not touched)."""
-    folder = Path(root) if root is not None else weights_dir()
-    found = _read(folder)
-    if name not in found:
-        raise WeightsError(f"no weights named {name!r} in {folder / REGISTRY_FILE}")
-    found[name].metrics.update(json.loads(json.dumps(dict(metrics), default=str)))
-    atomic_write_text(folder / REGISTRY_FILE, json.dumps({k: asdict(v) for k, v in sorted(found.items())}, indent=2) + "\n")
-    return found[name]
-
-
 def _device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
@@ -199,3 +188,29 @@ def load_history(name: str, root: str | Path | None = None):
     if not path.is_file():
         raise WeightsError(f"{path}: no loss history for {name!r}; it is written by `stylelib train`")
     return pd.read_csv(path)
+
+
+#: the columns of :func:`weights_table` every entry has
+_TABLE_COLUMNS = {
+    "weights": lambda e: e.name, "model": lambda e: e.model, "profile": lambda e: e.profile,
+    "iterations": lambda e: e.iterations, "wall time, min": lambda e: e.seconds / 60,
+    "stopped by": lambda e: e.metrics.get("stopped_by", ""), "data": lambda e: e.data,
+    "device": lambda e: e.device, "created": lambda e: e.created, "file MB": lambda e: e.size_bytes / 2**20,
+}
+
+
+def weights_table(names: Sequence[str], extra: Mapping[str, Any] | None = None, root: str | Path | None = None):
+    """The provenance of the weights ``names`` as a DataFrame, one row each (what the notebooks show).
+
+    ``extra`` adds columns after ``model``: a column name mapped to a function
+    of the :class:`Entry`, or to a key of its ``config``.  A missing entry is
+    a one-line :class:`WeightsError` naming the command that makes it.
+    """
+    import pandas as pd
+
+    columns = dict(_TABLE_COLUMNS)
+    extras = {k: (v if callable(v) else (lambda e, key=v: e.config.get(key, ""))) for k, v in (extra or {}).items()}
+    order = ["weights", "model", *extras, *[c for c in columns if c not in ("weights", "model")]]
+    columns.update(extras)
+    rows = [{c: columns[c](e) for c in order} for e in (entry(n, root) for n in names)]
+    return pd.DataFrame(rows, columns=order)

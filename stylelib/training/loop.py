@@ -14,10 +14,14 @@ an optimizer until an iteration budget or a time budget is spent, with
   how many steps ran before an interruption;
 * a checkpoint on Ctrl-C before the interruption is passed on.
 
-Two optional extensions serve schedules that do not fit one optimizer
-(StyleBank's alternating branches, Chen et al., CVPR 2017): ``after_backward``
-is called between ``loss.backward()`` and ``optimizer.step()`` (to rescale
-gradients), and :class:`BranchOptimizers` bundles several optimizers behind
+The loop is extended by callbacks (:class:`Callback`: ``on_step_start``
+before the step, ``after_backward`` between ``loss.backward()`` and
+``optimizer.step()``, ``on_step_end`` with the logged row), not by more
+keyword arguments: :class:`LRSchedule` sets the learning rate of each step,
+:class:`GradientHook` rescales gradients (StyleBank's balancing, Chen et al.,
+CVPR 2017) and :class:`OnStep` watches the rows.
+For schedules that do not fit one optimizer (StyleBank's alternating
+branches), :class:`BranchOptimizers` bundles several optimizers behind
 the one-optimizer interface, stepping the one the step function selected;
 its state (all optimizers, and a small ``memory`` dict) is checkpointed and
 restored like a single optimizer's.
@@ -35,7 +39,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,8 +48,8 @@ from safetensors.torch import load_file, save
 from torch import nn
 from tqdm.auto import tqdm
 
-from .atomic import atomic_write_bytes, atomic_write_text
-from .errors import StylelibError
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..errors import StylelibError
 
 CHECKPOINT = "checkpoint.safetensors"
 STATE = "state.pt"
@@ -57,6 +61,56 @@ BUDGET_KEYS = frozenset({"steps", "seconds", "checkpoint_every"})
 
 class TrainingError(StylelibError, RuntimeError):
     """A training run cannot start or resume (bad budget, mismatched checkpoint...)."""
+
+
+class Callback:
+    """A hook into :func:`fit`; subclasses override the events they need (each does nothing here)."""
+
+    def on_step_start(self, step: int, optimizer) -> None:
+        """Before ``step_fn(step, ...)``."""
+
+    def after_backward(self, step: int) -> None:
+        """After ``loss.backward()``, before ``optimizer.step()``: gradients may be rescaled."""
+
+    def on_step_end(self, step: int, row: Mapping[str, float]) -> None:
+        """After the optimizer step; ``row`` is the logged history row (``step`` counts steps done)."""
+
+
+class LRSchedule(Callback):
+    """Each step's learning rate: ``factor(step)`` times the optimizer's initial rates."""
+
+    def __init__(self, factor: Callable[[int], float]):
+        self.factor = factor
+
+    def on_step_start(self, step: int, optimizer) -> None:
+        f = self.factor(step)
+        for g in optimizer.param_groups:
+            g["lr"] = g["initial_lr"] * f
+
+
+def warmup(steps: int, decay: float = 0.0) -> Callable[[int], float]:
+    """The factor of a linear warm-up over ``steps`` steps, then ``1 / (1 + decay * step)``."""
+    return lambda step: min(1.0, (step + 1) / max(steps, 1)) / (1.0 + decay * step)
+
+
+class GradientHook(Callback):
+    """Calls ``fn(step)`` between ``loss.backward()`` and ``optimizer.step()``."""
+
+    def __init__(self, fn: Callable[[int], None]):
+        self.fn = fn
+
+    def after_backward(self, step: int) -> None:
+        self.fn(step)
+
+
+class OnStep(Callback):
+    """Calls ``fn(step, row)`` after every step."""
+
+    def __init__(self, fn: Callable[[int, Mapping[str, float]], None]):
+        self.fn = fn
+
+    def on_step_end(self, step: int, row: Mapping[str, float]) -> None:
+        self.fn(step, row)
 
 
 @dataclass
@@ -212,20 +266,16 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     desc: str = "train",
-    scheduler: Callable[[int], float] | None = None,
-    on_step: Callable[[int, Mapping[str, float]], None] | None = None,
-    after_backward: Callable[[int], None] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train ``model`` with ``optimizer`` until ``budget`` is spent.
 
     ``step_fn(step, generator)`` computes the losses of step ``step`` (its
     batch drawn with ``generator``) and returns a mapping of scalar tensors
     whose ``"loss"`` entry is minimised; the others are logged.
-    ``scheduler(step)``, when given, is the learning-rate factor of each step
-    (applied to the optimizer's initial rates).  Checkpoints go to
+    ``callbacks`` (:class:`Callback`) run at each step's start, after its
+    backward pass and at its end, in the order given.  Checkpoints go to
     ``run_dir`` when it is given; ``resume=True`` continues from them.
-    ``after_backward(step)``, when given, runs after ``loss.backward()`` and
-    before ``optimizer.step()`` (it may rescale the gradients).
     ``optimizer`` may be a :class:`BranchOptimizers`.
     """
     config = dict(config or {})
@@ -253,17 +303,16 @@ def fit(
             if budget.seconds is not None and time.perf_counter() - t0 >= budget.seconds:
                 stopped_by = "time"
                 break
-            if scheduler is not None:
-                for g, lr in zip(optimizer.param_groups, base_lrs):
-                    g["lr"] = lr * scheduler(step)
+            for cb in callbacks:
+                cb.on_step_start(step, optimizer)
             losses = step_fn(step, step_generator(budget.seed, step))
             loss = losses["loss"]
             if not torch.isfinite(loss):
                 raise TrainingError(f"{desc}: the loss became {loss.item()} at step {step}; lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if after_backward is not None:
-                after_backward(step)
+            for cb in callbacks:
+                cb.after_backward(step)
             optimizer.step()
             step += 1
             row = {"step": step, "seconds": before + time.perf_counter() - t0}
@@ -272,8 +321,8 @@ def fit(
             running = row["loss"] if running is None else 0.95 * running + 0.05 * row["loss"]
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4g}")
-            if on_step is not None:
-                on_step(step, row)
+            for cb in callbacks:
+                cb.on_step_end(step, row)
             if run_path is not None and (step % budget.checkpoint_every == 0 or step == budget.steps):
                 save_checkpoint(run_path, model, optimizer, step, before + time.perf_counter() - t0, config, history)
     except KeyboardInterrupt:
