@@ -80,11 +80,11 @@ test-notebooks: $(STAMP)
 # notebook starts), then indexes figures/ into figures/README.md.
 reproduce: $(STAMP)
 	status=0; \
-	$(PY) -m stylelib.reproduce run --profile '$(PROFILE)' \
+	$(PY) -m stylelib.report.notebooks run --profile '$(PROFILE)' \
 	    --notebooks-dir '$(ROOT)/notebooks' --params-dir '$(ROOT)/params' \
 	    --build-dir '$(ROOT)/build' --figures-dir '$(ROOT)/figures' \
 	    $(if $(strip $(ONLY)),--only $(ONLY)) || status=$$?; \
-	if [ $$status -ne 2 ]; then $(PY) -m stylelib.reproduce index '$(ROOT)/figures'; fi; \
+	if [ $$status -ne 2 ]; then $(PY) -m stylelib.report.notebooks index '$(ROOT)/figures'; fi; \
 	exit $$status
 
 lab: $(STAMP)
@@ -94,7 +94,7 @@ data: $(STAMP)
 	$(PY) -m stylelib.data.download '$(or $(STYLELIB_DATA),$(ROOT)/data)'
 
 bench: $(STAMP)
-	$(PY) -m stylelib.bench --out figures/bench
+	$(PY) -m stylelib.report.bench --out figures/bench
 
 # Retrain every network the notebooks use at PROFILE (quick: the committed weights) and
 # rewrite stylelib/weights/registry.json: `stylelib train all` walks stylelib.catalog in

@@ -60,7 +60,7 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from stylelib.training import registry
-from stylelib.bench import machine_info
+from stylelib.report.bench import machine_info
 from stylelib.color import rgb_to_yiq
 from stylelib.data import available_sets, default_pairs, get_set, load_pair
 from stylelib.data.training import held_out_photos
@@ -69,8 +69,9 @@ from stylelib.metrics import evaluate, gram_distance, lpips_status, measure, psn
 from stylelib.models.adain import AdaINConfig, load_adain, stylize_adain
 from stylelib.models.gatys import GatysConfig, stylize_gatys
 from stylelib.models.wct import LEVELS, WCTConfig, load_wct, stylize_wct
-from stylelib.plotting import image_grid
-from stylelib.reproduce import Outputs, as_markdown
+from stylelib.report.plotting import image_grid
+from stylelib.report.markdown import as_markdown
+from stylelib.report.outputs import Outputs
 
 torch.manual_seed(seed)
 outputs = Outputs(figures_dir, notebook="00_baselines", profile=profile)

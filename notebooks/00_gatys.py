@@ -46,8 +46,9 @@ from stylelib.data import available_sets, get_set, load_pair
 from stylelib.images import load_image, resize_to
 from stylelib.metrics import content_distance, evaluate, gram_distance, lpips_status, measure
 from stylelib.models.gatys import GatysConfig, stylize_gatys
-from stylelib.plotting import image_grid, loss_curves
-from stylelib.reproduce import Outputs, as_markdown
+from stylelib.report.plotting import image_grid, loss_curves
+from stylelib.report.markdown import as_markdown
+from stylelib.report.outputs import Outputs
 from stylelib.vgg import CHANNELS, LAYERS, VGG19Features
 
 torch.manual_seed(seed)

@@ -62,7 +62,7 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from stylelib.training import registry
-from stylelib.bench import machine_info
+from stylelib.report.bench import machine_info
 from stylelib.data import available_sets, default_pairs, get_set, load_pair
 from stylelib.data.training import DPST_HELD_OUT
 from stylelib.masks import mask_to_rgb
@@ -73,8 +73,9 @@ from stylelib.models.fa_scp import FASCPConfig, affinity, load_fa_scp, stylize_f
 from stylelib.models.gatys import GatysConfig, stylize_gatys
 from stylelib.models.photowct import PhotoWCTConfig, load_photowct, smooth
 from stylelib.models.wct2 import WCT2Config, load_wct2, stylize_wct2
-from stylelib.plotting import image_grid
-from stylelib.reproduce import Outputs, as_markdown
+from stylelib.report.plotting import image_grid
+from stylelib.report.markdown import as_markdown
+from stylelib.report.outputs import Outputs
 
 torch.manual_seed(seed)
 outputs = Outputs(figures_dir, notebook="01_fa_scp", profile=profile)

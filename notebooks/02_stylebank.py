@@ -63,7 +63,7 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from stylelib.training import registry
-from stylelib.bench import machine_info
+from stylelib.report.bench import machine_info
 from stylelib.data import available_sets, get_set
 from stylelib.data.training import held_out_photos
 from stylelib.errors import StylelibError
@@ -72,8 +72,9 @@ from stylelib.masks import load_mask, mask_to_rgb, one_hot
 from stylelib.metrics import measure, psnr
 from stylelib.models.stylebank import (StyleBankConfig, config_of, gram_distances, kmeans_masks, load_single,
                                        load_styles, load_stylebank, smoothed)
-from stylelib.plotting import image_grid, loss_curves
-from stylelib.reproduce import Outputs, as_markdown
+from stylelib.report.plotting import image_grid, loss_curves
+from stylelib.report.markdown import as_markdown
+from stylelib.report.outputs import Outputs
 
 torch.manual_seed(seed)
 outputs = Outputs(figures_dir, notebook="02_stylebank", profile=profile)

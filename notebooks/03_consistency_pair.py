@@ -82,8 +82,9 @@ from stylelib.models.consistency_pair import (
     photo_roles,
     train_pair,
 )
-from stylelib.plotting import image_grid, loss_curves
-from stylelib.reproduce import Outputs, as_markdown
+from stylelib.report.plotting import image_grid, loss_curves
+from stylelib.report.markdown import as_markdown
+from stylelib.report.outputs import Outputs
 
 torch.manual_seed(seed)
 outputs = Outputs(figures_dir, notebook="03_consistency_pair", profile=profile)

@@ -35,3 +35,7 @@ class WeightsError(StylelibError, RuntimeError):
 
 class OutputError(StylelibError, OSError):
     """An output path that cannot be written."""
+
+
+class ParamsError(StylelibError, ValueError):
+    """A notebook parameter file that is missing, unreadable or does not fit its notebook."""

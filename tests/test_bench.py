@@ -1,4 +1,4 @@
-"""Tests of stylelib.bench: the feedforward_inference benchmark end to end, at a tiny size.
+"""Tests of stylelib.report.bench: the feedforward_inference benchmark end to end, at a tiny size.
 
 The benchmark loads registered weights by name.  Training even the ci-profile
 decoders takes too long for a unit test, so the test registers *untrained*
@@ -14,7 +14,7 @@ import json
 import pytest
 import torch
 
-from stylelib import bench
+from stylelib.report import bench
 from stylelib.training import registry
 from stylelib.models import adain as adain_mod, wct as wct_mod
 

