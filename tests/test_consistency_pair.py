@@ -223,7 +223,7 @@ class TestConfig:
         assert all(r["why"] for r in rows.values())
 
     def test_clear_errors(self):
-        with pytest.raises(ConsistencyError, match="profile"):
+        with pytest.raises(ValueError, match="unknown profile 'huge'"):
             ConsistencyConfig.for_profile("huge")
         with pytest.raises(ConsistencyError, match="multiple of 4"):
             ConsistencyConfig(crop=30)

@@ -81,9 +81,8 @@ class AdaINConfig(ProfileConfig):
     profile: str = "quick"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.style_layers = tuple(self.style_layers)
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if not 0 <= self.self_style_fraction < 1:
             raise ValueError(f"self_style_fraction must be in [0, 1), got {self.self_style_fraction}")
 
@@ -115,8 +114,6 @@ class AdaINConfig(ProfileConfig):
             "init_from": "ours starts from the WCT relu4_1 decoder (same architecture, trained only to "
                          "reconstruct); from random weights, 40 CPU minutes gave a decoder whose "
                          "reconstructions were covered in style texture (14.8 dB median PSNR)",
-            "checkpoint_every": "bookkeeping only",
-            "profile": "name of the settings",
         }
         return deviation_rows(self, paper, why)
 
@@ -279,7 +276,7 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
 def load_adain(weights: str = "adain-quick") -> AdaINNet:
     """The registered AdaIN network ``weights`` (sha256 checked), in eval mode."""
     state, rec = registry.load(weights)
-    cfg = AdaINConfig(**{k: v for k, v in rec.config.items() if k in {f.name for f in dataclasses.fields(AdaINConfig)}})
+    cfg = AdaINConfig.from_record(rec.config)
     net = AdaINNet(cfg)
     net.decoder.load_state_dict(state)
     net.eval()

@@ -53,7 +53,7 @@ from ..images import pad_to_multiple, save_image
 from ..losses import content_loss, gram_matrix, gram_style_loss
 from ..training.loop import Budget, LRSchedule, OnStep, TrainResult, fit
 from ..vgg import VGG19Features
-from .paper_config import deviation_rows
+from .paper_config import ProfileConfig, deviation_rows
 
 #: VGG-19 layers at the end of blocks 1-4, the counterparts of VGG-16's relu1_2, relu2_2,
 #: relu3_3 and relu4_3 (the last ReLU of each block) that the method note assumes
@@ -75,7 +75,7 @@ class ConsistencyError(StylelibError, ValueError):
 
 # ----------------------------------------------------------------------------- configuration
 @dataclass
-class ConsistencyConfig:
+class ConsistencyConfig(ProfileConfig):
     """Hyper-parameters of the pair; :meth:`deviations` lists paper vs ours.
 
     The paper gives none of these numbers: its "values" (:meth:`paper`) are
@@ -103,7 +103,14 @@ class ConsistencyConfig:
     #: photos are resized so that their short side is this many pixels before cropping
     load_size: int = 128
     flips: bool = True
+    #: iterations of a pair trained on the fly (``stylelib stylize --method consistency_pair``)
     steps: int = 250
+    #: iterations of the registered pair and of its full retraining (``stylelib train consistency_pair``)
+    registered_steps: int = 1500
+    #: iterations after which the normalisation-only adaptation keeps theta_c (the slides' 500 and 1000)
+    adapt_checkpoints: tuple[int, ...] = (500, 1000)
+    #: long side, in pixels, at which the registered pair's metrics are measured
+    eval_size: int = 208
     #: wall-time budget of one invocation in seconds (None: no limit)
     seconds: float | None = None
     #: iterations of normalisation-only training for a new style (:func:`adapt`)
@@ -121,9 +128,9 @@ class ConsistencyConfig:
     profile: str = "quick"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.style_layers = tuple(self.style_layers)
-        if self.precision not in ("fp32", "bf16"):
-            raise ConsistencyError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        self.adapt_checkpoints = tuple(self.adapt_checkpoints)
         if self.style_target not in ("crop", "image"):
             raise ConsistencyError(f"style_target must be 'crop' or 'image', got {self.style_target!r}")
         if self.adapt_init not in ("target", "identity"):
@@ -139,25 +146,16 @@ class ConsistencyConfig:
             raise ConsistencyError(f"final_decay_fraction must be in [0, 1), got {self.final_decay_fraction}")
 
     @classmethod
-    def for_profile(cls, profile: str) -> "ConsistencyConfig":
-        """``ci`` (a few steps, for tests), ``quick`` (CPU minutes) or ``paper``."""
-        if profile == "paper":
-            return cls.paper()
-        if profile == "quick":
-            return cls()
-        if profile == "ci":
-            return cls(steps=4, crop=32, load_size=48, adapt_steps=4, checkpoint_every=2, profile="ci")
-        raise ConsistencyError(f"unknown profile {profile!r}; choose ci, quick or paper")
+    def ci(cls) -> "ConsistencyConfig":
+        return cls(steps=4, registered_steps=4, adapt_checkpoints=(2, 4), crop=32, load_size=48, adapt_steps=4,
+                   checkpoint_every=2, profile="ci")
 
     @classmethod
     def paper(cls) -> "ConsistencyConfig":
         return cls(style_weight=1e5, input_shortcut=False, encoder="vgg16",
                    style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), content_layer="relu3_3",
-                   style_target="crop", batch_size=4, crop=256, load_size=512, steps=10_000, adapt_steps=1000,
+                   style_target="crop", batch_size=4, crop=256, load_size=512, steps=10_000, registered_steps=10_000, adapt_steps=1000,
                    adapt_lr=None, precision="fp32", checkpoint_every=1000, profile="paper")
-
-    def replace(self, **changes) -> "ConsistencyConfig":
-        return dataclasses.replace(self, **changes)
 
     def deviations(self) -> list[dict[str, str]]:
         """Rows ``{parameter, paper, ours, why}`` for the settings that differ from the paper."""
@@ -181,9 +179,8 @@ class ConsistencyConfig:
                               "(9 more shared weights, no more style parameters); without it 400 CPU "
                               "iterations gave blurred, blocky outputs (edge SSIM 0.62 against 0.81 with it)",
             "steps": f"minutes on a 2-core CPU instead of 10k iterations on a GPU {note}",
+            "registered_steps": f"the committed pair: CPU minutes (figures/03_consistency_pair/weights.md) {note}",
             "precision": "bf16 autocast of the training passes is about 1.6 times faster on this CPU",
-            "checkpoint_every": "bookkeeping only",
-            "profile": "name of the settings",
             "seconds": "the CPU run may also stop at a wall-time budget",
             "adapt_steps": "the slides show 500 and 1000 iterations",
             "adapt_lr": "ours: 3,206 normalisation parameters take a 5x higher rate than the whole network; "
@@ -671,11 +668,6 @@ def photo_roles() -> dict:
             "unseen": [by[n] for n in EMBEDDED_PHOTOS["unseen"]]}
 
 
-#: iterations of the registered quick-profile pair and of its full retraining on (a, c)
-REGISTERED_QUICK_STEPS = 1500
-EVAL_SIZE = 208
-
-
 def evaluate_direction(pair: ConsistencyPair, content: torch.Tensor, style: torch.Tensor, style_index: int,
                        back_index: int | None = None) -> dict[str, float]:
     """SSIM and edge SSIM to the content, Gram distance to the style, and the training losses at full size."""
@@ -692,7 +684,7 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
                        **overrides) -> list[registry.Entry]:
     """``stylelib train consistency_pair``: the pair, its adaptation and the full retraining, side by side.
 
-    1. trains the pair (a, b) of :func:`photo_roles` (quick: :data:`REGISTERED_QUICK_STEPS` iterations),
+    1. trains the pair (a, b) of :func:`photo_roles` (``registered_steps`` iterations),
        or, with ``base_weights``, takes ``W``, ``theta_a`` and ``theta_b`` of that registered pair;
     2. adapts it to the new style c by normalisation-only training, keeping ``theta_c`` after 500 and 1000
        iterations (the slides' budgets) as extra styles of the same generator;
@@ -700,14 +692,12 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
 
     Registers ``consistency_pair-<profile>`` (the generator with styles a, b, c@1000, c@500) and
     ``consistency_pair-<profile>-retrained`` (the (a, c) pair), with the wall times of the runs and
-    their losses at :data:`EVAL_SIZE` px in the metrics.
+    their losses at ``eval_size`` px in the metrics.
     """
     from ..images import load_image
 
     cfg = ConsistencyConfig.for_profile(profile)
-    if profile == "quick" and "steps" not in overrides:
-        overrides["steps"] = REGISTERED_QUICK_STEPS
-    cfg = cfg.replace(**overrides)
+    cfg = cfg.replace(**({"steps": cfg.registered_steps} | overrides))
     roles = photo_roles()
     if base_weights is None:
         pair, result = train_pair(roles["a"].path, roles["b"].path, cfg, names=(roles["a"].name, roles["b"].name),
@@ -726,12 +716,11 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
         pair.eval()
         base_steps, base_seconds = old.iterations, old.seconds
         stopped, final_loss = old.metrics.get("stopped_by"), old.metrics.get("final_loss_mean_last_50")
-    checkpoints = (500, 1000) if profile != "ci" else (cfg.adapt_steps // 2 or 1, cfg.adapt_steps)
-    exp = adaptation_experiment(pair, roles["a"].path, roles["c"].path, checkpoints=checkpoints,
+    exp = adaptation_experiment(pair, roles["a"].path, roles["c"].path, checkpoints=cfg.adapt_checkpoints,
                                 name=roles["c"].name, progress=progress)
     full, fres = exp["full"]
-    a, b, c = (load_image(roles[k].path, size=EVAL_SIZE) for k in ("a", "b", "c"))
-    metrics = {"eval_size": EVAL_SIZE, "stopped_by": stopped, "final_loss_mean_last_50": final_loss,
+    a, b, c = (load_image(roles[k].path, size=cfg.eval_size) for k in ("a", "b", "c"))
+    metrics = {"eval_size": cfg.eval_size, "stopped_by": stopped, "final_loss_mean_last_50": final_loss,
                "base_from": base_weights or "trained in this run",
                "ab": evaluate_direction(pair, a, b, STYLE_B, STYLE_A),
                "ba": evaluate_direction(pair, b, a, STYLE_A, STYLE_B),
@@ -756,8 +745,7 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
 @functools.lru_cache(maxsize=4)
 def _load_cached(weights: str) -> ConsistencyPair:
     state, rec = registry.load(weights)
-    fields = {f.name for f in dataclasses.fields(ConsistencyConfig)}
-    cfg = ConsistencyConfig(**{k: v for k, v in rec.config.items() if k in fields})
+    cfg = ConsistencyConfig.from_record(rec.config)
     n = 1 + max(int(k.rsplit(".", 1)[1]) for k in state if ".gamma." in k)
     pair = ConsistencyPair(cfg, n, style_names=rec.config.get("names"))
     pair.G.load_state_dict(state)

@@ -84,6 +84,7 @@ class DPSTConfig(ProfileConfig):
     profile: str = "quick"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.content_layers = tuple(self.content_layers)
         self.style_layers = tuple(self.style_layers)
         if self.laplacian not in LAPLACIAN_METHODS:
@@ -125,7 +126,6 @@ class DPSTConfig(ProfileConfig):
             "stages": "the authors' code first runs the segmented Neural Style, then adds L_m starting from "
                       "its result; one stage from the content photo converges in fewer CPU steps",
             "steps": "CPU budget (L-BFGS evaluations per stage)",
-            "profile": "name of the settings",
         }
         return deviation_rows(self, self.paper(), why)
 

@@ -114,6 +114,7 @@ class FASCPConfig(ProfileConfig):
     profile: str = "quick"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.coh_layers = tuple(self.coh_layers)
         self.style_layers = tuple(self.style_layers)
         if self.fa not in FA_MODES:
@@ -123,8 +124,6 @@ class FASCPConfig(ProfileConfig):
         bad = [lv for lv in self.coh_layers + self.style_layers if lv not in LEVELS]
         if bad:
             raise ValueError(f"FASCPConfig: layers {bad} are not encoder levels {LEVELS}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.identity_weight < 0 or self.identity_batch < 1:
             raise ValueError(f"FASCPConfig: identity_weight must be >= 0 and identity_batch >= 1, got "
                              f"{self.identity_weight} and {self.identity_batch}")
@@ -178,8 +177,6 @@ class FASCPConfig(ProfileConfig):
             "max_style_tokens": "16 x 16 instead of 32 x 32 pooled style positions: with the affinity below, a "
                                 "training step at 128 px, batch 4, costs 1.17 s instead of 2.08 s on 2 CPU threads",
             "affinity_tokens": "as max_style_tokens (measured together)",
-            "checkpoint_every": "bookkeeping only",
-            "profile": "name of the settings",
         }
         rows = deviation_rows(self, self.paper(), why)
         rows += [
@@ -448,8 +445,7 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
 def load_fa_scp(weights: str = "fa_scp-quick") -> FASCPNet:
     """The registered FA+SCP network ``weights`` (sha256 checked), in eval mode."""
     state, rec = registry.load(weights)
-    fields = {f.name for f in dataclasses.fields(FASCPConfig)}
-    net = FASCPNet(FASCPConfig(**{k: v for k, v in rec.config.items() if k in fields}))
+    net = FASCPNet(FASCPConfig.from_record(rec.config))
     net.decoder.load_state_dict(state)
     net.eval()
     return net

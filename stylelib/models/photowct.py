@@ -26,7 +26,6 @@ a CPU (see :meth:`PhotoWCTConfig.deviations`).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Sequence
@@ -85,6 +84,7 @@ class PhotoWCTConfig(ProfileConfig):
     profile: str = "quick"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.levels = tuple(self.levels)
         self.transfer_levels = tuple(self.transfer_levels)
         self.steps = tuple(int(s) for s in self.steps)
@@ -97,8 +97,6 @@ class PhotoWCTConfig(ProfileConfig):
             raise ValueError(f"PhotoWCTConfig: unknown levels {bad}; choose from {LEVELS}")
         if self.smoothing not in SMOOTHING:
             raise ValueError(f"PhotoWCTConfig.smoothing must be one of {SMOOTHING}, got {self.smoothing!r}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"PhotoWCTConfig.alpha must be in [0, 1], got {self.alpha}")
 
@@ -129,8 +127,6 @@ class PhotoWCTConfig(ProfileConfig):
             "init_from": "ours starts each decoder from our WCT decoder of the same level (same convolutions, "
                          "nearest upsampling) and fine-tunes it through max-unpooling",
             "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
-            "checkpoint_every": "bookkeeping only",
-            "profile": "name of the settings",
         }
         rows = deviation_rows(self, self.paper(), why)
         rows.append({"parameter": "training data", "paper": "MS-COCO", "ours": "photos only: the DPST photos minus the held-out pairs, and the "
@@ -304,13 +300,12 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
 @functools.lru_cache(maxsize=2)
 def load_photowct(weights: str = "photowct-quick") -> PhotoWCTNet:
     """The registered PhotoWCT decoders ``<weights>-<level>`` (sha256 checked), in eval mode."""
-    fields = {f.name for f in dataclasses.fields(PhotoWCTConfig)}
     states, cfg = {}, None
     for level in LEVELS:
         state, rec = registry.load(f"{weights}-{level}")
         states[level] = state
         if cfg is None:
-            cfg = PhotoWCTConfig(**{k: v for k, v in rec.config.items() if k in fields})
+            cfg = PhotoWCTConfig.from_record(rec.config)
     net = PhotoWCTNet(cfg)
     for level, state in states.items():
         net.decoders[level].load_state_dict(state)

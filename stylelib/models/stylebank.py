@@ -72,9 +72,9 @@ class StyleBankError(StylelibError, ValueError):
 class StyleBankConfig(ProfileConfig):
     """Hyper-parameters of StyleBank training; :meth:`deviations` lists paper vs ours.
 
-    The defaults are the ``quick`` profile (about half an hour on one CPU
-    core, multi-style run plus the incremental comparison); :meth:`paper`
-    gives the paper's settings as far as they are known (see the method note).
+    The defaults are the ``quick`` profile (CPU minutes: the multi-style run
+    plus the incremental comparison); :meth:`paper` gives the paper's
+    settings as far as they are known.
     """
 
     #: perceptual network: VGG-16 in the paper; our VGG-19 at the same layer names
@@ -82,8 +82,8 @@ class StyleBankConfig(ProfileConfig):
     style_layers: tuple[str, ...] = STYLE_LAYERS
     content_layer: str = CONTENT_LAYER
     content_weight: float = 1.0
-    style_weight: float = 1e6
-    tv_weight: float = 1e-5
+    style_weight: float = 2.0
+    tv_weight: float = 1e4
     #: number of stylizing steps per auto-encoder step (the "T" of the (T+1)-step schedule)
     T: int = 2
     #: rescale the auto-encoder step's E/D gradients to the latest stylizing step's mean magnitude
@@ -91,34 +91,35 @@ class StyleBankConfig(ProfileConfig):
     balance_lambda: float = 1.0
     lr: float = 1e-3
     #: learning rate multiplied by lr_decay_factor every lr_decay_every steps
-    lr_decay_every: int = 30_000
+    lr_decay_every: int = 100_000
     lr_decay_factor: float = 0.8
     batch_size: int = 4
-    crop: int = 512
-    load_size: int = 512
+    crop: int = 128
+    load_size: int = 256
     #: short side of each style image when its Gram targets are computed
-    style_size: int = 512
+    style_size: int = 256
     #: styles of the multi-style run: the first n_styles of the style group (art "sb_": StyleBank's own)
-    n_styles: int = 50
+    n_styles: int = 8
     style_group: str = "sb_"
-    steps: int = 300_000
-    seconds: float | None = None
+    steps: int = 100_000
+    seconds: float | None = 1260.0
     #: the incremental-learning comparison: budget of the new bank alone (E, D frozen) ...
-    incremental_steps: int = 20_000
-    incremental_seconds: float | None = None
+    incremental_steps: int = 10_000
+    incremental_seconds: float | None = 240.0
     #: ... and of the whole network trained from scratch for that style alone
-    single_steps: int = 300_000
-    single_seconds: float | None = None
-    checkpoint_every: int = 2000
+    single_steps: int = 100_000
+    single_seconds: float | None = 720.0
+    checkpoint_every: int = 100
     seed: int = 0
     #: "fp32" or "bf16" (VGG passes under CPU autocast; the auto-encoder and the losses in fp32)
-    precision: str = "fp32"
-    profile: str = "paper"
+    precision: str = "bf16"
+    #: size of the held-out photos whose reconstruction PSNR is registered
+    psnr_size: int = 256
+    profile: str = "quick"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.style_layers = tuple(self.style_layers)
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.T < 0:
             raise ValueError(f"T (stylizing steps per auto-encoder step) must be >= 0, got {self.T}")
         if self.n_styles < 1:
@@ -128,20 +129,16 @@ class StyleBankConfig(ProfileConfig):
 
     @classmethod
     def ci(cls) -> "StyleBankConfig":
-        return cls.quick().replace(steps=6, seconds=None, incremental_steps=4, incremental_seconds=None,
+        return cls(steps=6, seconds=None, incremental_steps=4, incremental_seconds=None,
                                    single_steps=6, single_seconds=None, crop=32, load_size=48, style_size=48,
-                                   batch_size=2, n_styles=2, checkpoint_every=3, profile="ci")
+                                   batch_size=2, n_styles=2, psnr_size=64, checkpoint_every=3, profile="ci")
 
     @classmethod
     def paper(cls) -> "StyleBankConfig":
-        return cls(vgg="vgg16 (relu1_2, relu2_2, relu3_2, relu4_2 / relu4_2)")
-
-    @classmethod
-    def quick(cls) -> "StyleBankConfig":
-        return cls(crop=128, load_size=256, style_size=256, n_styles=8, steps=100_000, seconds=1260.0,
-                   incremental_steps=10_000, incremental_seconds=240.0, single_steps=100_000,
-                   single_seconds=720.0, lr_decay_every=100_000,
-                   checkpoint_every=100, precision="bf16", style_weight=2.0, tv_weight=1e4, profile="quick")
+        return cls(vgg="vgg16 (relu1_2, relu2_2, relu3_2, relu4_2 / relu4_2)", style_weight=1e6, tv_weight=1e-5,
+                   crop=512, load_size=512, style_size=512, n_styles=50, steps=300_000, seconds=None,
+                   incremental_steps=20_000, incremental_seconds=None, single_steps=300_000, single_seconds=None,
+                   lr_decay_every=30_000, checkpoint_every=2000, precision="fp32", profile="paper")
 
     def deviations(self) -> list[dict[str, str]]:
         """Rows ``{parameter, paper, ours, why}`` for the settings that differ from the paper."""
@@ -164,9 +161,7 @@ class StyleBankConfig(ProfileConfig):
             "single_seconds": "the whole network for the new style alone gets 12 minutes, 3x the bank's time "
                               "(the paper compares with a full training, hours on a GPU)",
             "lr_decay_every": "no decay within our short run",
-            "checkpoint_every": "bookkeeping only",
             "precision": "bf16 autocast in the VGG passes: 1.2 instead of 1.9 s per stylizing step on this CPU",
-            "profile": "name of the settings",
         }
         return deviation_rows(self, self.paper(), why)
 
@@ -631,18 +626,17 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
     cfg = StyleBankConfig.for_profile(profile).replace(**overrides)
     base = name or f"stylebank-{profile}"
     run_root = Path(run_dir) if run_dir is not None else None
-    sub = (lambda part: run_root / part) if run_root is not None else (lambda part: None)
+    stage_dir = (lambda part: run_root / part) if run_root is not None else (lambda part: None)
     names, images, sdesc = load_styles(cfg, cfg.n_styles)
-    psnr_size = 64 if profile == "ci" else 256
     config = dataclasses.asdict(cfg) | {"styles": names}
     out = []
     if reuse_base:
         net = load_stylebank(base, incremental=False)
         cdesc = registry.entry(base).data.split(";")[0].removeprefix("content: ")
     else:
-        net, res, cdesc = train_stylebank(cfg, names, images, run_dir=sub("multi"), resume=resume, progress=progress)
+        net, res, cdesc = train_stylebank(cfg, names, images, run_dir=stage_dir("multi"), resume=resume, progress=progress)
         data = f"content: {cdesc}; styles: {sdesc}"
-        metrics = reconstruction_psnr(net, psnr_size)
+        metrics = reconstruction_psnr(net, cfg.psnr_size)
         metrics |= {"final_style_loss_mean_last_50": float(res.history["style"].dropna().tail(50).mean()),
                     "final_reconstruction_mse_mean_last_20":
                         float(res.history["reconstruction"].dropna().tail(20).mean()),
@@ -653,10 +647,10 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
 
     # incremental learning vs the whole network for one new style, one after the other on the same machine
     (new_name,), (new_image,), new_desc = load_styles(cfg, 1, offset=cfg.n_styles)
-    inc, inc_res, _ = train_incremental(net, cfg, new_name, new_image, run_dir=sub("incremental"), resume=resume,
+    inc, inc_res, _ = train_incremental(net, cfg, new_name, new_image, run_dir=stage_dir("incremental"), resume=resume,
                                         progress=progress)
     single_cfg = cfg.replace(steps=cfg.single_steps, seconds=cfg.single_seconds)
-    single, single_res, _ = train_stylebank(single_cfg, [new_name], [new_image], run_dir=sub("single"),
+    single, single_res, _ = train_stylebank(single_cfg, [new_name], [new_image], run_dir=stage_dir("single"),
                                             resume=resume, progress=progress,
                                             desc=f"stylebank whole network ({new_name})")
     n_style_steps = min(int(h["style"].notna().sum()) for h in (inc_res.history, single_res.history))
@@ -670,7 +664,7 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
                                  config=dataclasses.asdict(single_cfg) | {"styles": [new_name], "mode": "single"},
                                  data=f"content: {cdesc}; style: {new_desc}", iterations=single_res.steps,
                                  seconds=single_res.seconds,
-                                 metrics=reconstruction_psnr(single, psnr_size)
+                                 metrics=reconstruction_psnr(single, cfg.psnr_size)
                                  | {"stopped_by": single_res.stopped_by}))
     registry.save_history(f"{base}-single", single_res.history, HISTORY_COLUMNS)
     return out
@@ -742,5 +736,4 @@ def nearest_style(net: StyleBankNet, image: torch.Tensor, weights: str = "styleb
 
 def config_of(weights: str) -> StyleBankConfig:
     rec = registry.entry(weights)
-    fields = {f.name for f in dataclasses.fields(StyleBankConfig)}
-    return StyleBankConfig(**{k: v for k, v in rec.config.items() if k in fields})
+    return StyleBankConfig.from_record(rec.config)

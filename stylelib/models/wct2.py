@@ -75,13 +75,12 @@ class WCT2Config(ProfileConfig):
     profile: str = "quick"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.transfer_at = tuple(self.transfer_at)
         bad = [t for t in self.transfer_at if t not in TRANSFER_POINTS]
         if bad or not self.transfer_at:
             raise ValueError(f"WCT2Config.transfer_at must be a non-empty subset of {TRANSFER_POINTS}, got "
                              f"{self.transfer_at!r}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"WCT2Config.alpha must be in [0, 1], got {self.alpha}")
 
@@ -109,8 +108,6 @@ class WCT2Config(ProfileConfig):
             "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
             "init_from": "ours starts from our WCT relu4_1 decoder (same convolutions; the band fusion starts as "
                          "a nearest upsampling); from random weights, 25 CPU minutes (479 steps) reached 13.3 dB",
-            "checkpoint_every": "bookkeeping only",
-            "profile": "name of the settings",
         }
         rows = deviation_rows(self, self.paper(), why)
         rows += [
@@ -368,8 +365,7 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
 def load_wct2(weights: str = "wct2-quick") -> WCT2Net:
     """The registered WCT2 network ``weights`` (sha256 checked), in eval mode."""
     state, rec = registry.load(weights)
-    fields = {f.name for f in dataclasses.fields(WCT2Config)}
-    net = WCT2Net(WCT2Config(**{k: v for k, v in rec.config.items() if k in fields}))
+    net = WCT2Net(WCT2Config.from_record(rec.config))
     net.decoder.load_state_dict(state)
     net.eval()
     return net
