@@ -98,8 +98,8 @@ bench: $(STAMP)
 
 # Retrain every network the notebooks use at PROFILE (quick: the committed weights) and
 # rewrite stylelib/weights/registry.json: `stylelib train all` walks stylelib.catalog in
-# training order (photowct, adain and wct2 start from the WCT decoders). On one CPU core
-# the quick profile takes about five hours; each model's budget is in its config.
+# training order (photowct, adain and wct2 start from the WCT decoders). Hours on a CPU:
+# each model's time budget is its config's `seconds`, its last run's time is in the registry.
 weights: $(STAMP)
 	$(VENV)/bin/stylelib train all --profile '$(PROFILE)'
 	$(VENV)/bin/stylelib weights verify

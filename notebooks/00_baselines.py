@@ -66,9 +66,11 @@ from stylelib.data import available_sets, default_pairs, get_set, load_pair
 from stylelib.data.training import held_out_photos
 from stylelib.images import load_image, resize_to
 from stylelib.metrics import evaluate, gram_distance, lpips_status, measure, psnr, ssim
-from stylelib.models.adain import AdaINConfig, load_adain, stylize_adain
+from stylelib.models.adain import AdaINConfig
+from stylelib.recipes.adain import load_adain, stylize_adain
 from stylelib.models.gatys import GatysConfig, stylize_gatys
-from stylelib.models.wct import LEVELS, WCTConfig, load_wct, stylize_wct
+from stylelib.models.wct import LEVELS, WCTConfig
+from stylelib.recipes.wct import load_wct, stylize_wct
 from stylelib.report.plotting import image_grid
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs

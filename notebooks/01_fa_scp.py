@@ -67,7 +67,7 @@ from stylelib.data import available_sets, default_pairs, get_set, load_pair
 from stylelib.data.training import DPST_HELD_OUT
 from stylelib.masks import mask_to_rgb
 from stylelib.metrics import edge_ssim, gram_distance, measure, ssim
-from stylelib.models.adain import stylize_adain
+from stylelib.recipes.adain import stylize_adain
 from stylelib.models.dpst import DPSTConfig, pair_labels, stylize_dpst
 from stylelib.models.fa_scp import FASCPConfig, affinity, load_fa_scp, stylize_fa_scp
 from stylelib.models.gatys import GatysConfig, stylize_gatys

@@ -64,14 +64,15 @@ from matplotlib.figure import Figure
 
 from stylelib.training import registry
 from stylelib.report.bench import machine_info
-from stylelib.data import available_sets, get_set
+from stylelib.data import available_sets, get_set, spread
 from stylelib.data.training import held_out_photos
 from stylelib.errors import StylelibError
 from stylelib.images import load_image
 from stylelib.masks import load_mask, mask_to_rgb, one_hot
 from stylelib.metrics import measure, psnr
-from stylelib.models.stylebank import (StyleBankConfig, config_of, gram_distances, kmeans_masks, load_single,
-                                       load_styles, load_stylebank, smoothed)
+from stylelib.models.stylebank import StyleBankConfig, kmeans_masks
+from stylelib.recipes.stylebank import (config_of, gram_distances, load_single, load_styles, load_stylebank,
+                                        smoothed)
 from stylelib.report.plotting import image_grid, loss_curves
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
@@ -95,12 +96,8 @@ present = available_sets()
 print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; data sets present: {', '.join(present)}")
 names = [weights, f"{weights}-incremental", f"{weights}-single"]
 known = registry.entries()
-weights_table = pd.DataFrame([
-    {"weights": e.name, "mode": e.config.get("mode", "full"), "styles": ", ".join(e.config["styles"]),
-     "iterations": e.iterations, "wall time, min": e.seconds / 60, "stopped by": e.metrics.get("stopped_by", ""),
-     "data": e.data, "device": e.device, "created": e.created, "file MB": e.size_bytes / 2**20}
-    for e in (known[n] for n in names if n in known)
-])
+weights_table = registry.weights_table(names, extra={"mode": lambda e: e.config.get("mode", "full"),
+                                                   "styles": lambda e: ", ".join(e.config["styles"])})
 outputs.save_table(weights_table, "weights")
 as_markdown(weights_table)
 
@@ -152,14 +149,6 @@ fig
 
 # %% tags=["nbval-ignore-output"]
 photo_files, photo_desc = held_out_photos()
-
-
-def spread(items, n):
-    """n items evenly spaced through a list (the first one included)."""
-    n = min(n, len(items))
-    return [items[i * len(items) // n] for i in range(n)]
-
-
 photos = [load_image(p, size=size) for p in spread(photo_files, n_photos)]
 grid = [[None, None, *style_images]]
 for img in photos:

@@ -27,16 +27,17 @@
 # Because a style is only a set of normalisation parameters (3,206 numbers here, against 1.7 million
 # shared convolution weights), a new style can be learnt by training those alone, with everything
 # else frozen; the slides show 500 and 1000 iterations of such retraining. The paper publishes no
-# numbers, no loss weights and no code, so the model (`stylelib/models/consistency_pair.py`) is the
-# method note's reconstruction (`../shared/papers/03_consistency_pair.md`); the deviations table
-# at the end says where and why.
+# numbers, no loss weights and no code, so the model (`stylelib/models/consistency_pair.py`; its
+# training, adaptation and registration in `stylelib/recipes/consistency_pair.py`) is the method
+# note's reconstruction (`../shared/papers/03_consistency_pair.md`); the deviations table at the end
+# says where and why.
 #
 # **What runs live and what was trained before.** This notebook trains live (with progress bars):
 # the four arms of the ablation (both consistency losses, no cycle, no self, neither) on one pair,
 # and one normalisation-only adaptation to a new style, timed side by side with the full training
 # steps. A longer-trained pair (`stylelib train consistency_pair`: the pair, its adaptation at 500
 # and 1000 iterations and a full retraining for the new style, all in one run, side by side) is
-# registered in `stylelib.registry` and used for the generalisation section and for the
+# registered in `stylelib.training.registry` and used for the generalisation section and for the
 # adaptation-versus-retraining comparison at the full budget, because the full retraining does not
 # fit in this notebook's time.
 #
@@ -59,32 +60,25 @@ seed = 0
 
 # %%
 # %matplotlib inline
-import time
 
 import pandas as pd
 import torch
 from IPython.display import display
 
-from stylelib.training import registry
+from stylelib import catalog
 from stylelib.data import available_sets
 from stylelib.errors import WeightsError
 from stylelib.images import load_image
 from stylelib.metrics import edge_ssim, gram_distance, ssim
-from stylelib.models.consistency_pair import (
-    STYLE_A,
-    STYLE_B,
-    ConsistencyConfig,
-    PairGenerator,
-    adaptation_experiment,
-    count_parameters,
-    evaluate_direction,
-    load_consistency_pair,
-    photo_roles,
-    train_pair,
-)
-from stylelib.report.plotting import image_grid, loss_curves
+from stylelib.models.consistency_pair import STYLE_A, STYLE_B, ConsistencyConfig, PairGenerator, count_parameters
+from stylelib.recipes.consistency_pair import (adaptation_experiment, adaptation_row, load_consistency_pair,
+                                               photo_roles, train_pair)
+from stylelib.report.claims import Claim, above, all_of, at_most, claims_table
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
+from stylelib.report.plotting import image_grid, loss_curves
+from stylelib.smoothing import smooth_closed_form
+from stylelib.training import registry
 
 torch.manual_seed(seed)
 outputs = Outputs(figures_dir, notebook="03_consistency_pair", profile=profile)
@@ -195,8 +189,8 @@ fig
 # %% [markdown]
 # ## 4 · The registered pair, and photos it never saw
 #
-# `stylelib train consistency_pair` trained the same pair for longer (its entry below says how long,
-# on which photos and machine). Both directions are shown, and then `f_ab` is applied to unseen
+# `stylelib train consistency_pair` trained the same pair for longer (the weights table below says how
+# long, on which photos and machine). Both directions are shown, and then `f_ab` is applied to unseen
 # photos of similar scenes: the paper's claim is that a network trained on two photos still carries
 # the style to new ones. When the registered pair's photos are not present here (no benchmark data),
 # the live "both" arm plays its part.
@@ -207,8 +201,11 @@ have_registered = pair_weights in entries and entries[pair_weights].config.get("
 if have_registered:
     reg = entries[pair_weights]
     base = load_consistency_pair(pair_weights)
-    print(f"{pair_weights}: {reg.iterations} iterations in {reg.seconds / 60:.1f} min on {reg.device} "
-          f"({reg.created}); {reg.data}")
+    weights_table = registry.weights_table(
+        [n for n in (pair_weights, f"{pair_weights}-retrained") if n in entries],
+        extra={"styles": lambda e: ", ".join(e.config.get("names", [])), "pair": "pair"})
+    outputs.save_table(weights_table, "weights")
+    display(as_markdown(weights_table))
 else:
     why = "not registered" if pair_weights not in entries else f"trained on {entries[pair_weights].config.get('pair')}"
     print(f"{pair_weights} {why}; photos here: {roles['pair']}; using the live 'both' arm instead")
@@ -245,14 +242,6 @@ fig
 # steps of section 3 (same crops, same machine, same run).
 
 # %% tags=["nbval-ignore-output"]
-NICE = {"ssim": "SSIM to a", "edge_ssim": "edge SSIM", "gram_distance": "Gram dist. output→c"}
-
-
-def nice(row):
-    """evaluate_direction's keys as table headers."""
-    return {NICE.get(k, k): v for k, v in row.items()}
-
-
 adapted = load_consistency_pair(pair_weights) if have_registered else trained["both"][0]
 checkpoints = sorted({max(1, live_adapt_steps // 2), live_adapt_steps})
 live = adaptation_experiment(adapted, roles["a"].path, roles["c"].path, checkpoints=checkpoints,
@@ -260,11 +249,10 @@ live = adaptation_experiment(adapted, roles["a"].path, roles["c"].path, checkpoi
 full_res = trained["both"][1]
 adapt_per_it = live["adapt_result"].seconds / live["adapt_result"].steps
 full_per_it = full_res.seconds / full_res.steps
-rows = [{"run": f"normalisation only, {n} it", "trained parameters": count_parameters(G.style_parameters(0)),
-         **nice(evaluate_direction(adapted, a, c, s, STYLE_A)), "seconds": live["seconds"][n]}
-        for n, s in live["styles"].items()]
-rows.insert(0, {"run": "start: theta_b (f_ab)", "trained parameters": 0,
-                **nice(evaluate_direction(adapted, a, c, STYLE_B, STYLE_A)), "seconds": 0.0})
+rows = [adaptation_row("start: theta_b (f_ab)", adapted, a, c, STYLE_B, seconds=0.0, **{"trained parameters": 0})]
+rows += [adaptation_row(f"normalisation only, {n} it", adapted, a, c, s, seconds=live["seconds"][n],
+                        **{"trained parameters": count_parameters(G.style_parameters(0))})
+         for n, s in live["styles"].items()]
 live_table = pd.DataFrame(rows)
 outputs.save_table(live_table, "adaptation_live")
 print(f"seconds per iteration: normalisation only {adapt_per_it:.3f}, full training (section 3, 'both') "
@@ -289,15 +277,15 @@ if have_full:
     adapt_styles = {int(k): v for k, v in reg.config["adapt_styles"].items()}
     adapt_secs = {int(k): v for k, v in reg.metrics["adapt_seconds"].items()}
     full_secs = reg.metrics["full_retraining_seconds"]
-    cmp_rows = [{"run": "start: theta_b (f_ab)", "iterations": 0, "trained parameters": 0,
-                 **nice(evaluate_direction(reg_pair, a, c, STYLE_B, STYLE_A)), "seconds": 0.0}]
+    cmp_rows = [adaptation_row("start: theta_b (f_ab)", reg_pair, a, c, STYLE_B, seconds=0.0,
+                               **{"iterations": 0, "trained parameters": 0})]
     for n, s in sorted(adapt_styles.items()):
-        cmp_rows.append({"run": f"normalisation only, {n} it", "iterations": n,
-                         "trained parameters": count_parameters(reg_pair.G.style_parameters(s)),
-                         **nice(evaluate_direction(reg_pair, a, c, s, STYLE_A)), "seconds": adapt_secs[n]})
-    cmp_rows.append({"run": "full retraining on (a, c)", "iterations": entries[retrained_name].iterations,
-                     "trained parameters": count_parameters(full_pair.G.parameters()),
-                     **nice(evaluate_direction(full_pair, a, c, STYLE_B, STYLE_A)), "seconds": full_secs})
+        cmp_rows.append(adaptation_row(f"normalisation only, {n} it", reg_pair, a, c, s, seconds=adapt_secs[n],
+                                       **{"iterations": n,
+                                          "trained parameters": count_parameters(reg_pair.G.style_parameters(s))}))
+    cmp_rows.append(adaptation_row("full retraining on (a, c)", full_pair, a, c, STYLE_B, seconds=full_secs,
+                                   **{"iterations": entries[retrained_name].iterations,
+                                      "trained parameters": count_parameters(full_pair.G.parameters())}))
     comparison = pd.DataFrame(cmp_rows)
     full_style = comparison.iloc[-1]["style loss"]
     comparison["style loss / full"] = comparison["style loss"] / full_style
@@ -305,8 +293,8 @@ if have_full:
     outputs.save_table(comparison, "adaptation_vs_retraining")
     display(as_markdown(comparison))
     n_max = max(adapt_styles)
-    fig = image_grid([[a, c, reg_pair.G.stylize(a, STYLE_B), *[reg_pair.G.stylize(a, s) for _, s in sorted(adapt_styles.items())],
-                       full_pair.a_to_b(a)]],
+    fig = image_grid([[a, c, reg_pair.G.stylize(a, STYLE_B),
+                       *[reg_pair.G.stylize(a, s) for _, s in sorted(adapt_styles.items())], full_pair.a_to_b(a)]],
                      col_titles=["photo a", "new style c", "start (theta_b)",
                                  *[f"CIN only, {n} it" for n in sorted(adapt_styles)], "full retraining"], size=2.0)
     outputs.save_figure(fig, "adaptation")
@@ -330,21 +318,14 @@ fig
 
 # %% tags=["nbval-ignore-output"]
 if compare_baselines:
-    from stylelib.models.adain import stylize_adain
-
-    others = {"AdaIN": stylize_adain(a, b)}
+    others = {"AdaIN": catalog.get("adain").fn(a, b)}
     try:
-        from stylelib.models.photowct import load_photowct, stylize_photowct
-
-        load_photowct()
-        others["PhotoWCT"] = stylize_photowct(a, b)
-    except (ImportError, WeightsError) as exc:
-        from stylelib.models.wct import stylize_wct
-        from stylelib.smoothing import smooth_closed_form
-
+        others["PhotoWCT"] = catalog.get("photowct").fn(a, b)
+    except WeightsError as exc:
         print(f"PhotoWCT unavailable ({exc}); using the WCT + smoothing stand-in")
-        others["WCT + smoothing (stand-in, not PhotoWCT)"] = smooth_closed_form(stylize_wct(a, b), a).clamp(0, 1)
-    ours = {f"ours ({base_name})": ab, f"ours, live 'no consistency' arm": trained["neither"][0].G.stylize(a, STYLE_B)}
+        others["WCT + smoothing (stand-in, not PhotoWCT)"] = smooth_closed_form(catalog.get("wct").fn(a, b),
+                                                                               a).clamp(0, 1)
+    ours = {f"ours ({base_name})": ab, "ours, live 'no consistency' arm": trained["neither"][0].G.stylize(a, STYLE_B)}
     compared = {**ours, **others}
     baseline_table = pd.DataFrame([{"method": m, "SSIM to content": ssim(y, a), "edge SSIM": edge_ssim(y, a),
                                     "Gram dist. output→style": gram_distance(y, b)} for m, y in compared.items()])
@@ -380,47 +361,52 @@ as_markdown(deviations)
 # `figures/03_consistency_pair/`.
 
 # %% tags=["nbval-ignore-output"]
-m = ablation_mean
-both, neither = m.loc["both"], m.loc["neither"]
-claim_rows = [
-    ("The consistency losses keep the result photorealistic (the ablation should show a higher SSIM to the "
-     "content at a similar Gram distance with them).",
-     f"SSIM both {both['SSIM to content']:.3f}, no cycle {m.loc['no cycle', 'SSIM to content']:.3f}, no self "
-     f"{m.loc['no self', 'SSIM to content']:.3f}, neither {neither['SSIM to content']:.3f}; Gram distance "
-     f"{both['Gram dist. output→style']:.3f} / {m.loc['no cycle', 'Gram dist. output→style']:.3f} / "
-     f"{m.loc['no self', 'Gram dist. output→style']:.3f} / {neither['Gram dist. output→style']:.3f} "
-     f"({ablation_steps} it per arm)",
-     "consistent (criteria: SSIM higher with both terms than with neither, Gram distance at most 1.2 times)"
-     if both["SSIM to content"] > neither["SSIM to content"]
-     and both["Gram dist. output→style"] <= 1.2 * neither["Gram dist. output→style"] else "not reproduced here"),
-    ("Two networks trained on two photos stylise unseen photos.",
-     "; ".join(f"{r['photo']}: Gram dist. to b {r['Gram dist. photo→b']:.3f} → {r['Gram dist. output→b']:.3f}, "
-               f"SSIM {r['SSIM to photo']:.3f}" for _, r in generalisation.iterrows()),
-     "consistent" if (generalisation["Gram dist. output→b"] < generalisation["Gram dist. photo→b"]).all()
-     else "not on every photo"),
+ssim_of, gram_of = ablation_mean["SSIM to content"], ablation_mean["Gram dist. output→style"]
+claims = [
+    Claim("The consistency losses keep the result photorealistic (the ablation should show a higher SSIM to the "
+          "content at a similar Gram distance with them).",
+          value={**{f"SSIM {arm}": ssim_of[arm] for arm in arms}, **{f"Gram {arm}": gram_of[arm] for arm in arms},
+                 "Gram both / neither": gram_of["both"] / gram_of["neither"], "steps": ablation_steps},
+          measured="SSIM both {SSIM both:.3f}, no cycle {SSIM no cycle:.3f}, no self {SSIM no self:.3f}, neither "
+                   "{SSIM neither:.3f}; Gram distance {Gram both:.3f} / {Gram no cycle:.3f} / {Gram no self:.3f} / "
+                   "{Gram neither:.3f} ({steps} it per arm)",
+          criterion=above("SSIM both", "SSIM neither") & at_most(1.2, "Gram both / neither")),
+    Claim("Two networks trained on two photos stylise unseen photos.",
+          value={"per photo": "; ".join(f"{r['photo']}: Gram dist. to b {r['Gram dist. photo→b']:.3f} → "
+                                        f"{r['Gram dist. output→b']:.3f}, SSIM {r['SSIM to photo']:.3f}"
+                                        for _, r in generalisation.iterrows()),
+                 "closer": list(generalisation["Gram dist. output→b"] < generalisation["Gram dist. photo→b"])},
+          measured="{per photo}", criterion=all_of("closer", "every photo (Gram dist. output→b < photo→b)"),
+          fails="not on every photo"),
 ]
 if comparison is not None:
-    c1000 = comparison[comparison["iterations"] == max(adapt_styles)].iloc[0]
-    c500 = comparison[comparison["iterations"] == min(adapt_styles)].iloc[0]
-    claim_rows.append((
+    first, last = min(adapt_styles), max(adapt_styles)
+    at = {n: comparison[comparison["iterations"] == n].iloc[0] for n in (first, last)}
+    claims.append(Claim(
         "Retraining only the normalisation parameters adapts the pair to a new style (slides: 500 and 1000 "
         "iterations); ours: within 25% of the full retraining's style loss after 1000 iterations.",
-        f"style loss / full retraining: {c500['style loss / full']:.2f} at {int(c500['iterations'])} it, "
-        f"{c1000['style loss / full']:.2f} at {int(c1000['iterations'])} it; time / full retraining "
-        f"{c500['time / full']:.2f} and {c1000['time / full']:.2f}; {int(c1000['trained parameters'])} "
-        f"trained parameters instead of {int(comparison.iloc[-1]['trained parameters'])}",
-        "met" if c1000["style loss / full"] <= 1.25 else "not met"))
+        value={"first": first, "last": last, "style first": at[first]["style loss / full"],
+               "style loss / full at the last checkpoint": at[last]["style loss / full"],
+               "time first": at[first]["time / full"], "time last": at[last]["time / full"],
+               "trained": int(at[last]["trained parameters"]),
+               "all": int(comparison.iloc[-1]["trained parameters"])},
+        measured="style loss / full retraining: {style first:.2f} at {first} it, "
+                 "{style loss / full at the last checkpoint:.2f} at {last} it; time / full retraining "
+                 "{time first:.2f} and {time last:.2f}; {trained} trained parameters instead of {all}",
+        criterion=at_most(1.25, "style loss / full at the last checkpoint"), holds="met", fails="not met"))
 else:
-    claim_rows.append(("Retraining only the normalisation parameters adapts the pair to a new style.",
-                       "the registered comparison needs the DPST photos; live run only: "
-                       + ", ".join(f"{r['run']}: style loss {r['style loss']:.3g}" for _, r in live_table.iterrows()),
-                       "not tested here"))
-claim_rows.append((
+    claims.append(Claim(
+        "Retraining only the normalisation parameters adapts the pair to a new style.",
+        value=", ".join(f"{r['run']}: style loss {r['style loss']:.3g}" for _, r in live_table.iterrows()),
+        measured="the registered comparison needs the DPST photos; live run only: {value}"))
+claims.append(Claim(
     "Training is part of each transfer (no other data); inference is one forward pass.",
-    f"one live pair: {full_res.seconds:.0f} s for {full_res.steps} it ({full_per_it:.2f} s per it) on this CPU; "
-    f"normalisation-only iterations cost {adapt_per_it / full_per_it:.2f} of a full one",
-    "measured (no paper number)"))
-claims = pd.DataFrame(claim_rows, columns=["paper's claim (paraphrased)", "measured here", "verdict"])
+    value={"seconds": full_res.seconds, "steps": full_res.steps, "per it": full_per_it,
+           "ratio": adapt_per_it / full_per_it},
+    measured="one live pair: {seconds:.0f} s for {steps} it ({per it:.2f} s per it) on this CPU; "
+             "normalisation-only iterations cost {ratio:.2f} of a full one",
+    untested="measured (no paper number)"))
+claims = claims_table(claims)
 outputs.save_table(claims, "claims")
 as_markdown(claims)
 

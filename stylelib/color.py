@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from .checks import check_image
+
 # RGB -> YIQ (NTSC), as in Gatys et al. 2016b.
 _RGB2YIQ = torch.tensor(
     [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]], dtype=torch.float64
@@ -23,20 +25,14 @@ _RGB2YIQ = torch.tensor(
 PRESERVE_COLOR = ("none", "histogram", "luminance")
 
 
-def _check(x: torch.Tensor, name: str) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{name}: expected an RGB batch [N, 3, H, W], got {shape}")
-
-
 def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
-    _check(x, "rgb_to_yiq")
+    check_image(x, "rgb_to_yiq")
     m = _RGB2YIQ.to(dtype=x.dtype, device=x.device)
     return torch.einsum("ij,njhw->nihw", m, x)
 
 
 def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    _check(x, "yiq_to_rgb")
+    check_image(x, "yiq_to_rgb")
     m = torch.linalg.inv(_RGB2YIQ).to(dtype=x.dtype, device=x.device)
     return torch.einsum("ij,njhw->nihw", m, x)
 
@@ -54,8 +50,8 @@ def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     ``x' = C_t^{1/2} C_s^{-1/2} (x - mu_s) + mu_t`` (symmetric square roots,
     computed in float64).  The result is clamped to [0, 1].
     """
-    _check(source, "match_color source")
-    _check(target, "match_color target")
+    check_image(source, "match_color source")
+    check_image(target, "match_color target")
     n, _, h, w = source.shape
     xs = source.double().reshape(n, 3, -1)
     xt = target.double().reshape(target.shape[0], 3, -1).expand(n, -1, -1) if target.shape[0] == 1 else \
@@ -70,8 +66,8 @@ def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def luminance_transfer(stylised: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Keep ``stylised``'s luminance (Y) and ``content``'s chroma (I, Q); clamp to [0, 1]."""
-    _check(stylised, "luminance_transfer stylised")
-    _check(content, "luminance_transfer content")
+    check_image(stylised, "luminance_transfer stylised")
+    check_image(content, "luminance_transfer content")
     if stylised.shape[-2:] != content.shape[-2:]:
         raise ValueError("luminance_transfer: stylised and content images differ in size")
     ys = rgb_to_yiq(stylised.double())

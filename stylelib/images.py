@@ -17,7 +17,8 @@ with values in ``[0, 1]``.  This module is the only place that talks to Pillow:
 * :func:`save_image` writes a tensor atomically (encoded in memory first, then
   moved into place with :mod:`stylelib.atomic`), so a failed save leaves
   neither a partial file nor a temporary file behind.
-* :func:`to_pil` and :func:`tensor_to_numpy` convert tensors for display.
+* :func:`to_array` converts an image (tensor, array or Pillow image) to a numpy array;
+  :func:`to_pil` to a Pillow image.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import threading
 import warnings
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -40,6 +41,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_write_bytes
+from .checks import check_tensor
 from .errors import ImageError, OutputError
 
 __all__ = [
@@ -51,7 +53,7 @@ __all__ = [
     "resize_long_side",
     "resize_to",
     "save_image",
-    "tensor_to_numpy",
+    "to_array",
     "to_pil",
 ]
 
@@ -322,13 +324,6 @@ def image_to_tensor(img: Image.Image) -> torch.Tensor:
 # Resizing
 # --------------------------------------------------------------------------- #
 
-def _check_image_batch(x: torch.Tensor, name: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(f"{name} expects a tensor [N, C, H, W], got shape {tuple(x.shape)}")
-
-
 def resize_to(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """Resize ``x`` (``[N, C, H, W]``) to exactly ``hw = (H, W)``.
 
@@ -337,7 +332,7 @@ def resize_to(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     interpolation.  Values are not clamped.  Integer tensors are converted to
     ``float32`` first.
     """
-    _check_image_batch(x, "resize_to")
+    check_tensor(x, "resize_to")
     out_h, out_w = (int(v) for v in hw)
     if out_h < 1 or out_w < 1:
         raise ValueError(f"target size must be at least 1x1, got {hw!r}")
@@ -370,7 +365,7 @@ def resize_long_side(x: torch.Tensor, size: int) -> torch.Tensor:
     The short side is rounded to the nearest integer (at least 1).  See
     :func:`resize_to` for the filters used.
     """
-    _check_image_batch(x, "resize_long_side")
+    check_tensor(x, "resize_long_side")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
     height, width = x.shape[-2:]
@@ -384,38 +379,58 @@ def resize_long_side(x: torch.Tensor, size: int) -> torch.Tensor:
 # Writing and display
 # --------------------------------------------------------------------------- #
 
-def _to_hwc_uint8(x: torch.Tensor) -> np.ndarray:
-    """Image tensor -> uint8 array HxWx3 (colour) or HxW (grey), clamped and rounded."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
-    t = x.detach().to("cpu", torch.float32)
-    shape = tuple(t.shape)
-    if t.dim() == 4:
-        if t.shape[0] != 1:
-            raise ValueError(f"expected a single image [1, C, H, W], got a batch of shape {shape}")
-        t = t[0]
-    if t.dim() == 3:
-        if t.shape[0] not in (1, 3):
-            raise ValueError(f"expected 1 or 3 channels, got shape {shape}")
-        if t.shape[0] == 1:
+def to_array(image: Any, dtype: Any = np.float32, *, grey_as_rgb: bool = False) -> np.ndarray:
+    """An image as an ``H x W x 3`` (colour) or ``H x W`` (grey) array, clamped to [0, 1].
+
+    ``image`` is a tensor ``[1, 3, H, W]``, ``[3, H, W]``, ``[1, 1, H, W]``,
+    ``[1, H, W]`` or ``[H, W]`` with values in [0, 1], a numpy array
+    ``H x W (x 3 or 4)`` (uint8 in [0, 255] or float in [0, 1]; alpha dropped)
+    or a Pillow image.  NaN becomes 0.  ``dtype=np.uint8`` scales to
+    [0, 255] and rounds (what :func:`to_pil` writes); any float dtype keeps
+    [0, 1] unquantised (what matplotlib shows).  ``grey_as_rgb`` repeats a
+    grey image over three channels.
+    """
+    if isinstance(image, torch.Tensor):
+        t = image.detach().to("cpu", torch.float32)
+        shape = tuple(t.shape)
+        if t.dim() == 4:
+            if t.shape[0] != 1:
+                raise ValueError(f"to_array: expected a single image [1, C, H, W], got a batch of shape {shape}")
             t = t[0]
-    if t.dim() not in (2, 3):
-        raise ValueError(f"expected an image tensor [1,3,H,W], [3,H,W], [1,1,H,W] or [H,W], got {shape}")
-    t = torch.nan_to_num(t, nan=0.0).clamp_(0.0, 1.0).mul_(255.0).round_()
-    arr = t.to(torch.uint8).numpy()
-    if arr.ndim == 3:
-        arr = arr.transpose(1, 2, 0)
-    return np.ascontiguousarray(arr)
+        if t.dim() == 3 and t.shape[0] == 1:
+            t = t[0]
+        if not (t.dim() == 2 or (t.dim() == 3 and t.shape[0] == 3)):
+            raise ValueError(f"to_array: expected an image tensor [1, 3, H, W], [3, H, W], [1, 1, H, W] "
+                             f"or [H, W], got {shape}")
+        if t.dim() == 3:
+            t = t.permute(1, 2, 0)
+    elif isinstance(image, (np.ndarray, Image.Image)):
+        arr = np.asarray(image)
+        scale = 255.0 if arr.dtype == np.uint8 else 1.0
+        if arr.ndim == 3 and arr.shape[2] == 4:
+            arr = arr[..., :3]
+        if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3))):
+            raise ValueError(f"to_array: expected an image array H x W (x 3), got shape {arr.shape}")
+        t = torch.from_numpy(np.array(arr, dtype=np.float32)) / scale
+        if t.dim() == 3 and t.shape[2] == 1:
+            t = t[..., 0]
+    else:
+        raise TypeError(f"to_array: expected a torch.Tensor, numpy array or PIL image, got {type(image).__name__}")
+    t = torch.nan_to_num(t, nan=0.0).clamp(0.0, 1.0)
+    if grey_as_rgb and t.dim() == 2:
+        t = t.unsqueeze(-1).expand(-1, -1, 3)
+    if np.dtype(dtype) == np.uint8:
+        t = t.mul(255.0).round_().to(torch.uint8)
+    return np.ascontiguousarray(t.numpy(), dtype=dtype)
 
 
 def to_pil(x: torch.Tensor) -> Image.Image:
     """An image tensor as an 8-bit Pillow image (``RGB``, or ``L`` for one channel).
 
-    Accepts ``[1, 3, H, W]``, ``[3, H, W]``, ``[1, 1, H, W]``, ``[1, H, W]``
-    and ``[H, W]``; values are clamped to ``[0, 1]`` and rounded.
+    Accepts what :func:`to_array` accepts; values are clamped to ``[0, 1]``
+    and rounded to 8 bits.
     """
-    arr = _to_hwc_uint8(x)
-    return Image.fromarray(arr)  # HxWx3 uint8 -> "RGB", HxW uint8 -> "L"
+    return Image.fromarray(to_array(x, np.uint8))  # HxWx3 uint8 -> "RGB", HxW uint8 -> "L"
 
 
 def save_image(x: torch.Tensor, path: str | os.PathLike, *, make_parents: bool = False) -> Path:
@@ -454,27 +469,3 @@ def save_image(x: torch.Tensor, path: str | os.PathLike, *, make_parents: bool =
         raise
     except OSError as exc:
         raise OutputError(f"{target}: cannot write file ({exc.strerror or _one_line(exc)})") from None
-
-
-def tensor_to_numpy(x: torch.Tensor) -> np.ndarray:
-    """An image tensor as a ``float32`` array ``H x W x 3`` in ``[0, 1]`` (e.g. for matplotlib).
-
-    Accepts the same shapes as :func:`to_pil`; grey images are repeated over
-    three channels.  Values are clamped but not quantised.
-    """
-    if not isinstance(x, torch.Tensor):
-        x = torch.as_tensor(x)
-    t = x.detach().to("cpu", torch.float32)
-    shape = tuple(t.shape)
-    if t.dim() == 4:
-        if t.shape[0] != 1:
-            raise ValueError(f"expected a single image [1, C, H, W], got a batch of shape {shape}")
-        t = t[0]
-    if t.dim() == 2:
-        t = t.unsqueeze(0)
-    if t.dim() != 3 or t.shape[0] not in (1, 3):
-        raise ValueError(f"expected an image tensor [1,3,H,W], [3,H,W], [1,1,H,W] or [H,W], got {shape}")
-    if t.shape[0] == 1:
-        t = t.expand(3, -1, -1)
-    t = torch.nan_to_num(t, nan=0.0).clamp(0.0, 1.0)
-    return np.ascontiguousarray(t.permute(1, 2, 0).numpy())

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from .checks import InputError, check_tensor
+
 
 def _sq_dists(points: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     return (points.pow(2).sum(1, keepdim=True) - 2 * points @ centres.T + centres.pow(2).sum(1)).clamp_min(0)
@@ -62,8 +64,9 @@ def kmeans(points: torch.Tensor, k: int, *, seed: int = 0, n_init: int = 10,
 
     Deterministic for a given ``seed``.
     """
-    if points.dim() != 2 or not points.is_floating_point():
-        raise ValueError(f"kmeans expects floating points [n, d], got {tuple(points.shape)} {points.dtype}")
+    check_tensor(points, "kmeans", dims=2, expected="floating points [n, d]")
+    if not points.is_floating_point():
+        raise InputError(f"kmeans: expected floating points [n, d], got {points.dtype}")
     if not 1 <= k <= points.shape[0]:
         raise ValueError(f"kmeans: k must be between 1 and the number of points ({points.shape[0]}), got {k}")
     if n_init < 1:

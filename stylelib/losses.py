@@ -16,15 +16,11 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import torch
+
+from .checks import check_features
 import torch.nn.functional as F
 
 GRAM_NORMALISATIONS = ("hw", "chw", "none")
-
-
-def _check_features(f: torch.Tensor, what: str = "features") -> None:
-    if not isinstance(f, torch.Tensor) or f.dim() != 4:
-        shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
-        raise ValueError(f"{what} must be a 4-D tensor [N, C, H, W], got {shape}")
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -33,7 +29,7 @@ def content_loss(features: torch.Tensor, target: torch.Tensor, reduction: str = 
     ``reduction="mean"`` is the mean squared error (independent of image size);
     ``"paper"`` is Gatys et al.'s ``1/2 * sum((F - P)^2)``.
     """
-    _check_features(features)
+    check_features(features, "content_loss")
     if features.shape != target.shape:
         raise ValueError(f"content_loss: shapes differ, {tuple(features.shape)} vs {tuple(target.shape)}")
     if reduction == "mean":
@@ -50,7 +46,7 @@ def gram_matrix(features: torch.Tensor, normalize: str = "hw") -> torch.Tensor:
     matrices of different image sizes are comparable), ``"chw"`` also by the
     channel count, ``"none"`` is the raw sum of Gatys et al.
     """
-    _check_features(features)
+    check_features(features, "gram_matrix")
     n, c, h, w = features.shape
     f = features.reshape(n, c, h * w)
     g = torch.bmm(f, f.transpose(1, 2))
@@ -97,7 +93,7 @@ def gram_style_loss(
 
 def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
     """Channel-wise mean and standard deviation ``[N, C, 1, 1]`` over the spatial positions."""
-    _check_features(features)
+    check_features(features, "mean_std")
     n, c = features.shape[:2]
     flat = features.reshape(n, c, -1)
     mean = flat.mean(-1).view(n, c, 1, 1)
@@ -132,7 +128,7 @@ def mean_std_style_loss(
 
 def tv_loss(image: torch.Tensor, kind: str = "l1") -> torch.Tensor:
     """Total variation of an image batch: mean absolute (``l1``) or squared (``l2``) neighbour differences."""
-    _check_features(image, "image")
+    check_features(image, "tv_loss: image")
     if kind not in ("l1", "l2"):
         raise ValueError(f"tv_loss: kind must be 'l1' or 'l2', got {kind!r}")
     total = image.new_zeros(())

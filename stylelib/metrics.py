@@ -29,6 +29,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from .checks import check_image, check_same_size
 from .losses import gram_matrix
 from .vgg import shared_vgg
 
@@ -37,13 +38,11 @@ CONTENT_LAYER = "relu4_2"
 _LUMA = (0.299, 0.587, 0.114)
 
 
-def _check_pair(a: torch.Tensor, b: torch.Tensor, name: str, same_size: bool = True) -> None:
-    for t in (a, b):
-        if not isinstance(t, torch.Tensor) or t.dim() != 4 or t.shape[1] not in (1, 3):
-            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"{name}: expected images [N, 3, H, W] in [0, 1], got {shape}")
-    if same_size and a.shape[-2:] != b.shape[-2:]:
-        raise ValueError(f"{name}: image sizes differ, {tuple(a.shape[-2:])} vs {tuple(b.shape[-2:])}; resize first")
+def _image_pair(a: torch.Tensor, b: torch.Tensor, who: str, same_size: bool = True) -> None:
+    check_image(a, who, channels=(1, 3))
+    check_image(b, who, channels=(1, 3))
+    if same_size:
+        check_same_size(a, b, who)
 
 
 def to_gray(x: torch.Tensor) -> torch.Tensor:
@@ -68,7 +67,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, data_range: float = 1.0, sigma: fl
     sigma=1.5, use_sample_covariance=False, data_range=1)``: the mean is taken
     over positions at least 3 sigma from the border.
     """
-    _check_pair(a, b, "ssim")
+    _image_pair(a, b, "ssim")
     x = to_gray(a.detach().double())
     y = to_gray(b.detach().double())
     return float(_ssim_map(x, y, data_range, sigma).mean())
@@ -108,13 +107,13 @@ def sobel_edges(x: torch.Tensor) -> torch.Tensor:
 
 def edge_ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     """SSIM between Sobel edge maps: a photorealism score that ignores colour changes."""
-    _check_pair(a, b, "edge_ssim")
+    _image_pair(a, b, "edge_ssim")
     return float(_ssim_map(sobel_edges(a), sobel_edges(b), 1.0, 1.5).mean())
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB (RGB, averaged over everything)."""
-    _check_pair(a, b, "psnr")
+    _image_pair(a, b, "psnr")
     mse = F.mse_loss(a.detach().double(), b.detach().double()).item()
     return float("inf") if mse == 0 else 10.0 * torch.log10(torch.tensor(data_range**2 / mse)).item()
 
@@ -126,7 +125,7 @@ def gram_distance(x: torch.Tensor, style: torch.Tensor, layers=STYLE_LAYERS) -> 
     The two images may have different sizes: Gram matrices are normalised by
     the number of positions.
     """
-    _check_pair(x, style, "gram_distance", same_size=False)
+    _image_pair(x, style, "gram_distance", same_size=False)
     vgg = shared_vgg(tuple(layers))
     fx, fs = vgg(x.detach().float()), vgg(style.detach().float())
     total = 0.0
@@ -140,7 +139,7 @@ def gram_distance(x: torch.Tensor, style: torch.Tensor, layers=STYLE_LAYERS) -> 
 @torch.no_grad()
 def content_distance(x: torch.Tensor, content: torch.Tensor, layer: str = CONTENT_LAYER) -> float:
     """Relative squared distance between ``layer`` features of ``x`` and of the content image."""
-    _check_pair(x, content, "content_distance")
+    _image_pair(x, content, "content_distance")
     vgg = shared_vgg((layer,))
     fx, fc = vgg(x.detach().float())[layer].double(), vgg(content.detach().float())[layer].double()
     fc = fc.expand_as(fx)
@@ -174,7 +173,7 @@ def _lpips_model(net: str):
 @torch.no_grad()
 def lpips_distance(a: torch.Tensor, b: torch.Tensor, net: str = "alex") -> float | None:
     """LPIPS distance, or ``None`` when the backbone weights are not on disk (see :func:`lpips_status`)."""
-    _check_pair(a, b, "lpips_distance")
+    _image_pair(a, b, "lpips_distance")
     ok, _ = lpips_status(net)
     if not ok:
         return None

@@ -17,6 +17,8 @@ import torch
 from stylelib.report import bench
 from stylelib.training import registry
 from stylelib.models import adain as adain_mod, wct as wct_mod
+from stylelib.recipes.adain import load_adain
+from stylelib.recipes.wct import load_wct
 
 
 @pytest.fixture
@@ -32,11 +34,11 @@ def untrained_weights(tmp_path, monkeypatch):
                           config=dataclasses.asdict(w_net.cfg) | {"level": level}, data="none (untrained)",
                           iterations=0, seconds=0.0)
     # load_adain / load_wct cache by name only: make sure no other registry's nets are reused
-    adain_mod.load_adain.cache_clear()
-    wct_mod.load_wct.cache_clear()
+    load_adain.cache_clear()
+    load_wct.cache_clear()
     yield tmp_path / "weights"
-    adain_mod.load_adain.cache_clear()
-    wct_mod.load_wct.cache_clear()
+    load_adain.cache_clear()
+    load_wct.cache_clear()
 
 
 def test_feedforward_inference_reports_every_size_and_method(untrained_weights, tmp_path, capsys):
@@ -139,3 +141,17 @@ def test_a_benchmark_whose_weights_are_missing_is_skipped_unless_asked_for(untra
     assert bench.main(["--only", "photoreal_inference", "--out", str(tmp_path / "b"),
                        "--fa-scp-weights", "nope"]) == 2
     assert "error: photoreal_inference: no weights named 'nope'" in capsys.readouterr().err
+
+
+def test_interleaved_runs_round_robin_and_by_size_builds_the_record():
+    calls = []
+    runners = {f"{m}@{s}": (lambda m=m, s=s: calls.append(f"{m}@{s}") or (2.0 if m == "b" else 1.0) * s)
+               for s in (8, 16) for m in ("a", "b")}
+    raw = bench.interleaved(runners, 3)
+    assert calls == ["a@8", "b@8", "a@16", "b@16"] * 3
+    timing = bench.by_size(raw, ("a", "b"), [8, 16], {"b_over_a": ("b", "a")})
+    assert timing["seconds"]["a"]["16"] == [16.0] * 3
+    assert timing["medians"] == {"a": {"8": 8.0, "16": 16.0}, "b": {"8": 16.0, "16": 32.0}}
+    assert timing["ratios"] == {"8": {"b_over_a": 2.0}, "16": {"b_over_a": 2.0}}
+    assert timing["flat"] == {"ratio_b_over_a_8px": 2.0, "ratio_b_over_a_16px": 2.0}
+    assert bench.stopwatch(sum, [1, 2])() >= 0.0

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stylelib.errors import StylelibError
+from stylelib.checks import InputError
 from stylelib.metrics import psnr
 from stylelib.models.consistency_pair import (
     STYLE_A,
@@ -17,8 +17,13 @@ from stylelib.models.consistency_pair import (
     ConsistencyError,
     ConsistencyPair,
     PairGenerator,
-    adapt,
     count_parameters,
+)
+from stylelib.recipes.consistency_pair import (
+    ADAPTATION_HEADERS,
+    adapt,
+    adaptation_row,
+    load_consistency_pair,
     stylize_consistency_pair,
     train_pair,
 )
@@ -123,9 +128,11 @@ class TestSharedGenerator:
         G = PairGenerator(2)
         with pytest.raises(ConsistencyError, match="style index 2 does not exist"):
             G(torch.rand(1, 3, 16, 16), 2)
-        with pytest.raises(ConsistencyError, match="multiples of 4"):
+        with pytest.raises(InputError, match="multiples of 4"):
             G(torch.rand(1, 3, 18, 16), 0)
-        with pytest.raises(StylelibError, match="at least 16x16"):
+        with pytest.raises(InputError, match=r"expected \[N, 3, H, W\]"):
+            G(torch.rand(1, 4, 16, 16), 0)
+        with pytest.raises(InputError, match="at least 16"):
             G.stylize(torch.rand(1, 3, 8, 8), 0)
 
 
@@ -187,8 +194,8 @@ class TestNormalisationOnlyAdaptation:
             if step == 1:
                 seen["trainable"] = count_parameters(p for p in pair.G.parameters() if p.requires_grad)
 
-        sc, res = adapt(pair, photo_a, photo_c, steps=5, run_dir=tmp_path, progress=False, on_step=count)
-        assert sc == 2 and pair.G.n_styles == 3 and res.steps == 5
+        new_style, res = adapt(pair, photo_a, photo_c, steps=5, run_dir=tmp_path, progress=False, on_step=count)
+        assert new_style == 2 and pair.G.n_styles == 3 and res.steps == 5
         assert seen["trainable"] == STYLE_PARAMS == 3206
         after = pair.G.state_dict()
         # every convolution weight and the two existing styles are bit-identical
@@ -205,9 +212,9 @@ class TestNormalisationOnlyAdaptation:
 
     def test_identity_init_and_errors(self):
         pair = ConsistencyPair(_tiny())
-        sc, _ = adapt(pair, _photo(8, (1, 3, 40, 48)), _photo(10, (1, 3, 40, 48)), steps=1, init="identity",
-                      progress=False)
-        assert sc == 2
+        new_style, _ = adapt(pair, _photo(8, (1, 3, 40, 48)), _photo(10, (1, 3, 40, 48)), steps=1,
+                             init="identity", progress=False)
+        assert new_style == 2
         with pytest.raises(ConsistencyError, match="init"):
             adapt(pair, _photo(8), _photo(10), steps=1, init="zeros", progress=False)
 
@@ -229,7 +236,7 @@ class TestConfig:
             ConsistencyConfig(crop=30)
         with pytest.raises(ConsistencyError, match="cycle_weight"):
             ConsistencyConfig(cycle_weight=-1)
-        with pytest.raises(ConsistencyError, match=r"\[1, 3, H, W\]"):
+        with pytest.raises(InputError, match=r"photo a: expected \[1, 3, H, W\]"):
             train_pair(torch.rand(3, 40, 40), _photo(1), _tiny(), progress=False)
 
 
@@ -240,12 +247,21 @@ class TestMethod:
         assert out.shape == content.shape and torch.isfinite(out).all()
 
 
+class TestAdaptationRow:
+    def test_headers_and_order(self):
+        torch.manual_seed(0)
+        pair = ConsistencyPair(_tiny())
+        a, c = _photo(14, (1, 3, 32, 32)), _photo(15, (1, 3, 32, 32))
+        row = adaptation_row("start", pair, a, c, STYLE_B, seconds=0.0, iterations=0)
+        assert list(row)[:2] == ["run", "iterations"] and list(row)[-1] == "seconds"
+        assert set(ADAPTATION_HEADERS.values()) | {"style loss", "content loss", "cycle loss"} <= set(row)
+        assert -1 <= row["SSIM to a"] <= 1 and row["cycle loss"] >= 0 and row["iterations"] == 0
+
+
 class TestRegisteredPair:
     """The committed ``consistency_pair-quick`` weights (sha256 checked on load)."""
 
     def test_styles_and_directions(self):
-        from stylelib.models.consistency_pair import load_consistency_pair
-
         pair = load_consistency_pair("consistency_pair-quick")
         assert pair.G.n_styles == 4 and len(pair.style_names) == 4  # a, b, and c after 1000 and 500 iterations
         assert count_parameters(pair.G.conv_parameters()) == CONV_PARAMS + 9

@@ -28,7 +28,7 @@ from stylelib.images import (
     resize_long_side,
     resize_to,
     save_image,
-    tensor_to_numpy,
+    to_array,
     to_pil,
 )
 
@@ -471,7 +471,7 @@ class TestResizeTo:
 
 
 # --------------------------------------------------------------------------- #
-# save_image, to_pil, tensor_to_numpy
+# save_image, to_pil, to_array
 # --------------------------------------------------------------------------- #
 
 def leftovers(folder: Path) -> list[str]:
@@ -616,20 +616,39 @@ class TestToPil:
             to_pil(torch.rand(1, 2, 4, 4))
 
 
-class TestTensorToNumpy:
+class TestToArray:
     def test_colour(self):
         x = torch.rand(1, 3, 5, 7)
-        arr = tensor_to_numpy(x)
+        arr = to_array(x, grey_as_rgb=True)
         assert arr.shape == (5, 7, 3)
         assert arr.dtype == np.float32
         assert np.allclose(arr[2, 3], x[0, :, 2, 3].numpy())
 
     def test_gray_repeated_and_clamped(self):
-        arr = tensor_to_numpy(torch.tensor([[-0.5, 0.25], [1.5, 1.0]]))
+        arr = to_array(torch.tensor([[-0.5, 0.25], [1.5, 1.0]]), grey_as_rgb=True)
         assert arr.shape == (2, 2, 3)
         assert arr[:, :, 0].tolist() == [[0.0, 0.25], [1.0, 1.0]]
         assert np.array_equal(arr[..., 0], arr[..., 2])
 
     def test_requires_grad_ok(self):
         x = torch.rand(3, 4, 4, requires_grad=True)
-        assert tensor_to_numpy(x * 1).shape == (4, 4, 3)
+        assert to_array(x * 1, grey_as_rgb=True).shape == (4, 4, 3)
+
+    def test_uint8_matches_to_pil(self):
+        x = torch.rand(1, 3, 6, 5)
+        arr = to_array(x, np.uint8)
+        assert arr.dtype == np.uint8 and arr.shape == (6, 5, 3)
+        assert np.array_equal(arr, np.asarray(to_pil(x)))
+
+    def test_arrays_and_pil_images(self):
+        rgba = np.full((4, 3, 4), 255, dtype=np.uint8)
+        arr = to_array(rgba)
+        assert arr.shape == (4, 3, 3) and arr.dtype == np.float32 and np.all(arr == 1.0)
+        grey = to_array(Image.new("L", (3, 2), 51))
+        assert grey.shape == (2, 3) and np.allclose(grey, 0.2)
+        with pytest.raises(TypeError):
+            to_array([[0.5]])
+
+    def test_batch_rejected(self):
+        with pytest.raises(ValueError, match="single image"):
+            to_array(torch.rand(2, 3, 4, 4))

@@ -6,11 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
+from stylelib.checks import InputError
 from stylelib.training import registry
 from stylelib.models.stylebank import (StyleBankConfig, StyleBankError, StyleBankLoss, StyleBankNet, apply_bank,
-                                       balance_gradients, branch_of, compare_incremental, kmeans_masks,
-                                       load_stylebank, style_ids_of, train_and_register,
-                                       train_incremental, train_stylebank)
+                                       balance_gradients, branch_of, kmeans_masks, style_ids_of)
+from stylelib.recipes.stylebank import (compare_incremental, load_stylebank, train_and_register, train_incremental,
+                                        train_stylebank)
 from stylelib.training.loop import BranchOptimizers
 
 
@@ -57,7 +58,7 @@ class TestArchitecture:
 
     def test_clear_errors(self):
         net = _net(2)
-        with pytest.raises(StyleBankError, match="multiples of 4"):
+        with pytest.raises(InputError, match="StyleBank: height and width must be multiples of 4"):
             net(torch.rand(1, 3, 30, 30))
         with pytest.raises(StyleBankError, match="no bank for style 'x'"):
             net.stylize(_images(), "x")
@@ -308,7 +309,7 @@ class TestRegistered:
 class TestGramDistances:
     def test_matches_the_metric_pair_by_pair(self):
         from stylelib.metrics import gram_distance
-        from stylelib.models.stylebank import gram_distances
+        from stylelib.recipes.stylebank import gram_distances
 
         xs = [_images(1, 32, 21), _images(1, 32, 22)]
         ss = [_images(1, 40, 23), _images(1, 24, 24) ** 2]
@@ -321,7 +322,7 @@ class TestGramDistances:
 class TestCommittedWeights:
     def test_quick_weights_load_and_stylize_by_name(self):
         from stylelib import catalog
-        from stylelib.models.stylebank import stylize_stylebank
+        from stylelib.recipes.stylebank import stylize_stylebank
 
         net = load_stylebank("stylebank-quick")
         assert len(net.style_names) == 9 and net.style_names[-1] == registry.entry(

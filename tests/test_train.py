@@ -31,6 +31,13 @@ def _setup(model: nn.Module):
     return opt, step_fn
 
 
+def _fit(budget: Budget, **kwargs):
+    """A fresh model (as a new process would build it) trained by ``fit`` for ``budget``; the model and result."""
+    model = _model()
+    opt, step_fn = _setup(model)
+    return model, fit(model, step_fn, opt, budget, progress=False, **kwargs)
+
+
 def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
@@ -72,41 +79,24 @@ class TestFit:
             assert torch.equal(ck[k], v)
 
     def test_resumed_run_ends_with_identical_weights(self, tmp_path):
-        full = _model()
-        opt, step_fn = _setup(full)
-        fit(full, step_fn, opt, Budget(8, checkpoint_every=3, seed=5), progress=False)
-
-        part = _model()
-        opt, step_fn = _setup(part)
-        first = fit(part, step_fn, opt, Budget(3, checkpoint_every=3, seed=5), run_dir=tmp_path, progress=False)
+        full, _ = _fit(Budget(8, checkpoint_every=3, seed=5))
+        _, first = _fit(Budget(3, checkpoint_every=3, seed=5), run_dir=tmp_path)
         assert first.steps == 3
-        again = _model()  # a fresh process: new model and optimizer, state from disk
-        opt, step_fn = _setup(again)
-        res = fit(again, step_fn, opt, Budget(8, checkpoint_every=3, seed=5), run_dir=tmp_path, resume=True,
-                  progress=False)
+        again, res = _fit(Budget(8, checkpoint_every=3, seed=5), run_dir=tmp_path, resume=True)
         assert res.steps == 8 and len(res.history) == 8
         for k, v in _weights(full).items():
             assert torch.equal(again.state_dict()[k], v), k
 
     def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(self, tmp_path):
-        full = _model()
-        opt, step_fn = _setup(full)
-        fit(full, step_fn, opt, Budget(6, checkpoint_every=100, seed=1), progress=False)
-
-        model = _model()
-        opt, step_fn = _setup(model)
+        full, _ = _fit(Budget(6, checkpoint_every=100, seed=1))
 
         def interrupt(step, row):
             if step == 4:
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            fit(model, step_fn, opt, Budget(6, checkpoint_every=100, seed=1), run_dir=tmp_path, progress=False,
-                callbacks=[OnStep(interrupt)])
-        model = _model()
-        opt, step_fn = _setup(model)
-        res = fit(model, step_fn, opt, Budget(6, checkpoint_every=100, seed=1), run_dir=tmp_path, resume=True,
-                  progress=False)
+            _fit(Budget(6, checkpoint_every=100, seed=1), run_dir=tmp_path, callbacks=[OnStep(interrupt)])
+        model, res = _fit(Budget(6, checkpoint_every=100, seed=1), run_dir=tmp_path, resume=True)
         assert list(res.history["step"]) == [1, 2, 3, 4, 5, 6]
         for k, v in full.state_dict().items():
             assert torch.equal(model.state_dict()[k], v), k

@@ -116,7 +116,7 @@ class TestTrainedWCT:
 
     def test_stylises_toward_the_style(self):
         from stylelib.data import load_pair, get_set
-        from stylelib.models.wct import stylize_wct
+        from stylelib.recipes.wct import load_wct, stylize_wct
 
         pair = get_set("embedded").pairs[0]
         content, style = load_pair(pair, size=128)
@@ -124,12 +124,12 @@ class TestTrainedWCT:
         assert out.shape == content.shape and 0 <= out.min() and out.max() <= 1
         assert gram_distance(out, style) < gram_distance(content, style)
         assert torch.allclose(stylize_wct(content, style, alpha=0.0, levels=("relu1_1",)),
-                              __import__("stylelib.models.wct", fromlist=["load_wct"]).load_wct().reconstruct(
+                              load_wct().reconstruct(
                                   content, "relu1_1"), atol=1e-5)
 
     def test_shallow_decoder_reconstructs(self):
         from stylelib.metrics import psnr
-        from stylelib.models.wct import load_wct
+        from stylelib.recipes.wct import load_wct
         from skimage import data as skdata
         import numpy as np
 

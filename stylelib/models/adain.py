@@ -25,19 +25,17 @@ the style image's colours to the content's before transfer.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from ..training import registry
+from ..checks import check_features
 from ..color import match_color
 from ..images import pad_to_multiple
 from ..losses import mean_std, mean_std_style_loss
-from ..training.loop import Budget, LRSchedule, TrainResult, fit, warmup
+from ..precision import features_in
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
 from .paper_config import ProfileConfig, deviation_rows
@@ -124,9 +122,8 @@ def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torc
 
     ``content`` is ``[N, C, H, W]``; ``style`` is ``[N or 1, C, H', W']``.
     """
-    if content.dim() != 4 or style.dim() != 4 or content.shape[1] != style.shape[1]:
-        raise ValueError(f"adain: expected [N, C, H, W] features with equal C, got {tuple(content.shape)} "
-                         f"and {tuple(style.shape)}")
+    check_features(content, "adain: content")
+    check_features(style, "adain: style", channels=content.shape[1])
     cm, cs = mean_std(content, eps)
     sm, ss = mean_std(style, eps)
     return (content - cm) / cs * ss + sm
@@ -169,11 +166,7 @@ class AdaINNet(torch.nn.Module):
 
     def encode(self, x: torch.Tensor, layers: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         layers = tuple(layers or (self.cfg.encoder_layer,))
-        if self.cfg.precision == "bf16" and x.device.type == "cpu":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                feats = self.encoder(x, layers)
-            return {k: v.float() for k, v in feats.items()}
-        return self.encoder(x, layers)
+        return features_in(self.cfg.precision, self.encoder, x, layers)
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """The training losses of one batch (Eqs. 11-13)."""
@@ -186,12 +179,12 @@ class AdaINNet(torch.nn.Module):
         fo = self.encode(out, cfg.style_layers)
         # features divided by each layer's typical activation (see vgg.ACTIVATION_SCALE): the
         # authors' "normalised" VGG has activations near 1, and the weights 1 and 10 assume it
-        sc = {k: 1.0 / ACTIVATION_SCALE[k] for k in cfg.style_layers}
+        scale = {k: 1.0 / ACTIVATION_SCALE[k] for k in cfg.style_layers}
         top = cfg.encoder_layer
-        lc = F.mse_loss(fo[top] * sc[top], t * sc[top])
+        lc = F.mse_loss(fo[top] * scale[top], t * scale[top])
         # per-sample statistics: each output is compared with its own style image
-        ls = mean_std_style_loss({k: fo[k] * sc[k] for k in cfg.style_layers},
-                                 {k: fs[k] * sc[k] for k in cfg.style_layers})
+        ls = mean_std_style_loss({k: fo[k] * scale[k] for k in cfg.style_layers},
+                                 {k: fs[k] * scale[k] for k in cfg.style_layers})
         return {"loss": cfg.content_weight * lc + cfg.style_weight * ls, "content": lc, "style": ls}
 
     @torch.no_grad()
@@ -201,106 +194,24 @@ class AdaINNet(torch.nn.Module):
         return self.decoder(self.encode(x)[self.cfg.encoder_layer]).clamp(0, 1)[..., :h, :w]
 
 
-# ----------------------------------------------------------------------------- training
-def init_decoder(decoder: MirrorDecoder, name: str) -> None:
-    """Copy the registered decoder ``name`` (same layer and architecture) into ``decoder``.
-
-    A source decoder that scales its input features (``input_scale`` != 1,
-    as the WCT decoders do) has that factor folded into its first
-    convolution, since ``conv(s * x) = (s W) * x + b``.
-    """
-    state, rec = registry.load(name)
-    level = rec.config.get("level", rec.config.get("encoder_layer"))
-    if level != decoder.layer:
-        raise ValueError(f"cannot start the {decoder.layer} decoder from {name!r}, a {level} decoder")
-    scale = 1.0 / ACTIVATION_SCALE[level] if rec.config.get("scale_inputs") else 1.0
-    first = next(name for name, p in decoder.named_parameters() if name.endswith(".weight"))  # the first conv
-    state = dict(state)
-    state[first] = state[first] * scale / decoder.input_scale
-    decoder.load_state_dict(state)
-
-
-def train_adain(cfg: AdaINConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True,
-                content_source="auto", style_source="auto") -> tuple[AdaINNet, TrainResult, str]:
-    """Train the decoder; return the network, the training result and a description of the data."""
-    from ..data.training import CropSampler, training_images
-
-    cfg = cfg or AdaINConfig()
-    cfiles, cdesc = training_images("content", content_source)
-    sfiles, sdesc = training_images("style", style_source)
-    contents = CropSampler(cfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
-    styles = CropSampler(sfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
-    torch.manual_seed(cfg.seed)
-    net = AdaINNet(cfg)
-    if cfg.init_from and not resume:
-        init_decoder(net.decoder, cfg.init_from)
-    opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
-    n_self = round(cfg.batch_size * cfg.self_style_fraction)
-
-    def step_fn(step: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-        c = contents.sample(cfg.batch_size, g)
-        s = styles.sample(cfg.batch_size, g)
-        if n_self:
-            s = torch.cat([s[: cfg.batch_size - n_self], c[cfg.batch_size - n_self:]])
-        return net.losses(c, s)
-
-    budget = Budget(cfg.steps, cfg.seconds, cfg.checkpoint_every, cfg.seed)
-    result = fit(net.decoder, step_fn, opt, budget, run_dir=run_dir, resume=resume, progress=progress,
-                 config=dataclasses.asdict(cfg), desc=f"adain ({cfg.profile})",
-                 callbacks=[LRSchedule(warmup(cfg.warmup, cfg.lr_decay))])
-    return net, result, f"content: {cdesc}; style: {sdesc}"
-
-
-def reconstruction_psnr(net: AdaINNet, size: int = 256) -> dict[str, float | int | str]:
-    """PSNR of ``g(f(c))`` against ``c`` over the held-out photos (median, min, max, count)."""
-    from ..data.training import held_out_psnr
-
-    return held_out_psnr(net.reconstruct, size)
-
-
-def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
-                       name: str | None = None, **overrides) -> list[registry.Entry]:
-    """``stylelib train adain``: train at ``profile``, measure held-out PSNR, register as ``adain-<profile>``."""
-    cfg = AdaINConfig.for_profile(profile).replace(**overrides)
-    net, result, data = train_adain(cfg, run_dir=run_dir, resume=resume, progress=progress)
-    metrics = reconstruction_psnr(net)
-    metrics["final_loss_mean_last_100"] = float(result.history["loss"].tail(100).mean())
-    metrics["stopped_by"] = result.stopped_by
-    return [registry.register(name or f"adain-{profile}", net.decoder.state_dict(), model="adain", profile=profile,
-                              config=dataclasses.asdict(cfg), data=data, iterations=result.steps,
-                              seconds=result.seconds, metrics=metrics)]
-
-
-# ----------------------------------------------------------------------------- inference
-@functools.lru_cache(maxsize=4)
-def load_adain(weights: str = "adain-quick") -> AdaINNet:
-    """The registered AdaIN network ``weights`` (sha256 checked), in eval mode."""
-    state, rec = registry.load(weights)
-    cfg = AdaINConfig.from_record(rec.config)
-    net = AdaINNet(cfg)
-    net.decoder.load_state_dict(state)
-    net.eval()
-    return net
-
-
+# ----------------------------------------------------------------------------- test time (Sec. 7.1)
 @torch.no_grad()
-def stylize_adain(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *, alpha: float = 1.0,
-                  style_weights: Sequence[float] | None = None, masks: Sequence[torch.Tensor] | None = None,
-                  preserve_color: str = "none", weights: str = "adain-quick", net: AdaINNet | None = None,
-                  progress: bool = False) -> torch.Tensor:
-    """Stylise ``content`` ``[1, 3, H, W]`` with one style or several (Huang & Belongie 2017, Sec. 7.1).
+def stylize(net: AdaINNet, content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor], *,
+            alpha: float = 1.0, style_weights: Sequence[float] | None = None,
+            masks: Sequence[torch.Tensor] | None = None, preserve_color: str = "none") -> torch.Tensor:
+    """Stylise ``content`` ``[1, 3, H, W]`` with ``net`` and one style or several (Huang & Belongie 2017, Sec. 7.1).
 
     ``alpha`` in [0, 1] trades content (0) for style (1).  With several
     styles, ``style_weights`` interpolates their AdaIN targets (default:
     equal weights), or ``masks`` (one ``[1, 1, H, W]`` per style) applies
     each inside its region.  ``preserve_color="histogram"`` first matches
     each style's colour mean and covariance to the content's.
+    The registered decoder: :func:`stylelib.recipes.adain.stylize_adain`.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     if preserve_color not in ("none", "histogram"):
         raise ValueError(f"adain: preserve_color must be 'none' or 'histogram', got {preserve_color!r}")
-    net = net or load_adain(weights)
     styles = [style] if isinstance(style, torch.Tensor) else list(style)
     if not styles:
         raise ValueError("adain: no style image given")
@@ -308,10 +219,11 @@ def stylize_adain(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Te
         styles = [match_color(s, content) for s in styles]
     x, (h, w) = pad_to_multiple(content, 8)
     layer = net.cfg.encoder_layer
-    fc = net.encode(x)[layer]
-    fss = [net.encode(s)[layer] for s in styles]
+    content_features = net.encode(x)[layer]
+    style_features = [net.encode(s)[layer] for s in styles]
     if masks is not None:
-        t = adain_masked(fc, fss, [pad_to_multiple(m, 8)[0] for m in masks], net.cfg.eps)
+        target = adain_masked(content_features, style_features, [pad_to_multiple(m, 8)[0] for m in masks],
+                              net.cfg.eps)
     else:
         if style_weights is None:
             style_weights = [1.0 / len(styles)] * len(styles)
@@ -320,6 +232,7 @@ def stylize_adain(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Te
         total = float(sum(style_weights))
         if total <= 0:
             raise ValueError("adain: style weights must sum to a positive number")
-        t = sum(wt / total * adain(fc, fs, net.cfg.eps) for wt, fs in zip(style_weights, fss))
-    t = alpha * t + (1 - alpha) * fc
-    return net.decoder(t).clamp(0, 1)[..., :h, :w]
+        target = sum(weight / total * adain(content_features, features, net.cfg.eps)
+                     for weight, features in zip(style_weights, style_features))
+    target = alpha * target + (1 - alpha) * content_features
+    return net.decoder(target).clamp(0, 1)[..., :h, :w]

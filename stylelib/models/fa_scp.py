@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..precision import features_in
 from ..training import registry
 from ..images import pad_to_multiple
 from ..losses import mean_std, mean_std_style_loss
@@ -299,10 +300,8 @@ class FASCPNet(nn.Module):
 
     def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """relu1_1 ... relu4_1, divided by their typical activations."""
-        on = self.cfg.precision == "bf16" and x.device.type == "cpu"
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=on):
-            feats = self.encoder(x, LEVELS)
-        return {k: v.float() / ACTIVATION_SCALE[k] for k, v in feats.items()}
+        feats = features_in(self.cfg.precision, self.encoder, x, LEVELS)
+        return {k: v / ACTIVATION_SCALE[k] for k, v in feats.items()}
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 
+from ..precision import features_in
 from ..color import PRESERVE_COLOR, luminance_transfer, match_color
 from ..losses import content_loss, gram_matrix, gram_style_loss, tv_loss
 from ..vgg import CHANNELS, VGG19Features, layer_index
@@ -226,11 +227,7 @@ class GatysObjective:
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if self.config.precision == "bf16":
-            with torch.autocast(x.device.type, dtype=torch.bfloat16):
-                feats = self.vgg(x, self.layers)
-            return {k: v.float() for k, v in feats.items()}
-        return self.vgg(x, self.layers)
+        return features_in(self.config.precision, self.vgg, x, self.layers)
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..precision import autocast
 from ..training import registry
 from ..images import pad_to_multiple
 from ..masks import resize_labels, shared_labels
@@ -42,7 +43,8 @@ from ..training.loop import TrainResult
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
 from .paper_config import ProfileConfig, deviation_rows
-from .wct import decoder_training_images, per_level, register_decoders, train_decoders, wct, wct_regions
+from ..recipes.wct import decoder_training_images, per_level, register_decoders, train_decoders
+from .wct import wct, wct_regions
 
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 SMOOTHING = ("closed_form", "fast", "none")
@@ -197,8 +199,7 @@ class PhotoWCTNet(nn.Module):
         self.decoders = nn.ModuleDict({lv: self.cfg.decoder(lv) for lv in self.cfg.levels})
 
     def encode(self, x: torch.Tensor, level: str):
-        on = self.cfg.precision == "bf16" and x.device.type == "cpu"
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=on):
+        with autocast(self.cfg.precision, x):
             f, pools = self.encoder(x, level)
         return f.float(), pools
 

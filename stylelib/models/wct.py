@@ -23,19 +23,14 @@ features (more channels than positions, or constant channels) stay finite.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from ..training import registry
-from ..data.training import held_out_psnr
 from ..images import pad_to_multiple
-from ..training.loop import Budget, LRSchedule, TrainResult, fit, warmup
+from ..precision import features_in
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import DECODER_LAYERS, MirrorDecoder
 from .paper_config import ProfileConfig, deviation_rows
@@ -223,11 +218,7 @@ class WCTNet(torch.nn.Module):
         self.decoders = torch.nn.ModuleDict({lv: self.cfg.decoder(lv) for lv in self.cfg.levels})
 
     def encode(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-        if self.cfg.precision == "bf16" and x.device.type == "cpu":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                feats = self.encoder(x, tuple(layers))
-            return {k: v.float() for k, v in feats.items()}
-        return self.encoder(x, tuple(layers))
+        return features_in(self.cfg.precision, self.encoder, x, tuple(layers))
 
     def reconstruction_losses(self, level: str, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eq. 1: pixel MSE plus ``feature_weight`` times the feature MSE (features / ACTIVATION_SCALE)."""
@@ -235,9 +226,9 @@ class WCTNet(torch.nn.Module):
             target = self.encode(images, [level])[level]
         out = self.decoders[level](target)
         feat = self.encode(out, [level])[level]
-        s = 1.0 / ACTIVATION_SCALE[level]
+        scale = 1.0 / ACTIVATION_SCALE[level]
         pixel = F.mse_loss(out, images)
-        feature = F.mse_loss(feat * s, target * s)
+        feature = F.mse_loss(feat * scale, target * scale)
         return {"loss": pixel + self.cfg.feature_weight * feature, "pixel": pixel, "feature": feature}
 
     @torch.no_grad()
@@ -246,131 +237,28 @@ class WCTNet(torch.nn.Module):
         return self.decoders[level](self.encode(x, [level])[level]).clamp(0, 1)[..., :h, :w]
 
 
-# ----------------------------------------------------------------------------- training
-def decoder_training_images(cfg, progress: bool = True, photos_only: bool = False):
-    """Crops of the training images for reconstruction decoders, and where they came from.
-
-    The artistic decoders (WCT, AdaIN) see photos and paintings; ``photos_only`` gives the photorealistic
-    ones (PhotoWCT, WCT2) photos alone, with the held-out DPST pairs of notebook 01 left out
-    (:func:`stylelib.data.training.photo_training_images`).
-    """
-    from ..data.training import CropSampler, photo_training_images, training_images
-
-    if photos_only:
-        files, desc = photo_training_images()
-        return CropSampler(files, cfg.crop, load_size=cfg.load_size, progress=progress), f"photos only: {desc}"
-    cfiles, cdesc = training_images("content")
-    sfiles, sdesc = training_images("style")
-    images = CropSampler(cfiles + sfiles, cfg.crop, load_size=cfg.load_size, progress=progress)
-    return images, f"photos and paintings: {cdesc} + {sdesc}"
-
-
-def train_decoders(net: torch.nn.Module, cfg, images, levels: Sequence[str], *, run_dir=None, resume: bool = False,
-                   progress: bool = True, desc: str = "wct") -> dict[str, TrainResult]:
-    """Train ``net.decoders[level]`` for each of ``levels``, one after the other, on ``net.reconstruction_losses``.
-
-    ``cfg.steps`` / ``cfg.seconds`` hold one budget per entry of ``cfg.levels``; each level checkpoints
-    in ``run_dir/<level>`` (and resumes from it with ``resume``).  WCT and PhotoWCT share this loop.
-    """
-    results: dict[str, TrainResult] = {}
-    for level in levels:
-        i = cfg.levels.index(level)
-        dec = net.decoders[level]
-        opt = torch.optim.Adam(dec.parameters(), lr=cfg.lr)
-        sub = Path(run_dir) / level if run_dir is not None else None
-        budget = Budget(cfg.steps[i], None if cfg.seconds is None else cfg.seconds[i], cfg.checkpoint_every,
-                        cfg.seed + i)
-
-        def step_fn(step: int, g: torch.Generator, level=level) -> dict[str, torch.Tensor]:
-            return net.reconstruction_losses(level, images.sample(cfg.batch_size, g))
-
-        again = resume and sub is not None and (sub / "state.pt").is_file()
-        results[level] = fit(dec, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress,
-                             config=dataclasses.asdict(cfg) | {"level": level}, desc=f"{desc} {level} ({cfg.profile})",
-                             callbacks=[LRSchedule(warmup(cfg.warmup))])
-    return results
-
-
-def register_decoders(net: torch.nn.Module, cfg, results: dict[str, TrainResult], *, model: str, base: str,
-                      profile: str, data: str) -> list[registry.Entry]:
-    """Register each trained decoder as ``<base>-<level>`` with its held-out PSNR and its loss history."""
-    out = []
-    for level, res in results.items():
-        metrics = held_out_psnr(lambda img: net.reconstruct(img, level))
-        metrics["final_loss_mean_last_50"] = float(res.history["loss"].tail(50).mean())
-        metrics["stopped_by"] = res.stopped_by
-        out.append(registry.register(f"{base}-{level}", net.decoders[level].state_dict(), model=model,
-                                     profile=profile, config=dataclasses.asdict(cfg) | {"level": level}, data=data,
-                                     iterations=res.steps, seconds=res.seconds, metrics=metrics))
-        registry.save_history(f"{base}-{level}", res.history, ("step", "seconds", "loss", "pixel", "feature"))
-    return out
-
-
-def per_level(overrides: dict) -> dict:
-    """One ``steps`` / ``seconds`` number from the command line applies to every decoder."""
-    for key in ("steps", "seconds"):
-        if isinstance(overrides.get(key), (int, float)):
-            overrides[key] = (overrides[key],) * len(LEVELS)
-    return overrides
-
-
-def train_wct(cfg: WCTConfig | None = None, *, run_dir=None, resume: bool = False, progress: bool = True,
-              levels: Sequence[str] | None = None) -> tuple[WCTNet, dict[str, TrainResult], str]:
-    """Train the reconstruction decoders one after the other (finest first)."""
-    cfg = cfg or WCTConfig()
-    images, data = decoder_training_images(cfg, progress)
-    torch.manual_seed(cfg.seed)
-    net = WCTNet(cfg)
-    todo = [lv for lv in cfg.levels if levels is None or lv in levels]
-    return net, train_decoders(net, cfg, images, todo, run_dir=run_dir, resume=resume, progress=progress), data
-
-
-def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
-                       name: str | None = None, levels: Sequence[str] | None = None,
-                       **overrides) -> list[registry.Entry]:
-    """``stylelib train wct``: train the decoders (all, or ``levels``), register each as ``wct-<profile>-<level>``."""
-    cfg = WCTConfig.for_profile(profile).replace(**per_level(overrides))
-    net, results, data = train_wct(cfg, run_dir=run_dir, resume=resume, progress=progress, levels=levels)
-    return register_decoders(net, cfg, results, model="wct", base=name or f"wct-{profile}", profile=profile, data=data)
-
-
-# ----------------------------------------------------------------------------- inference
-@functools.lru_cache(maxsize=2)
-def load_wct(weights: str = "wct-quick") -> WCTNet:
-    """The WCT network with the decoders registered as ``<weights>-relu1_1`` ... (sha256 checked)."""
-    net = None
-    for level in LEVELS:
-        state, rec = registry.load(f"{weights}-{level}")
-        if net is None:
-            net = WCTNet(WCTConfig.from_record(rec.config))
-        net.decoders[level].load_state_dict(state)
-    assert net is not None
-    net.eval()
-    return net
-
-
+# ----------------------------------------------------------------------------- the transfer
 @torch.no_grad()
-def stylize_wct(content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.0,
-                levels: Sequence[str] | None = None,
-                weights: str = "wct-quick", net: WCTNet | None = None, progress: bool = False) -> torch.Tensor:
-    """Multi-level coarse-to-fine WCT (Li et al. 2017, Fig. 1c) of ``content`` ``[1, 3, H, W]``.
+def stylize(net: WCTNet, content: torch.Tensor, style: torch.Tensor, *, alpha: float = 1.0,
+            levels: Sequence[str] | None = None, progress: bool = False) -> torch.Tensor:
+    """Multi-level coarse-to-fine WCT (Li et al. 2017, Fig. 1c) of ``content`` ``[1, 3, H, W]`` with ``net``.
 
     ``levels`` defaults to the configuration's ``transfer_levels`` (see
     :meth:`WCTConfig.deviations`); pass all five, coarse to fine, for the paper's cascade.
+    The registered decoders: :func:`stylelib.recipes.wct.stylize_wct`.
     """
     from tqdm.auto import tqdm
 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    net = net or load_wct(weights)
     levels = tuple(net.cfg.transfer_levels if levels is None else levels)
     for lv in levels:
         if lv not in LEVELS:
             raise ValueError(f"wct: unknown level {lv!r}; choose from {LEVELS}")
     x, (h, w) = pad_to_multiple(content, 16)
-    fs_all = net.encode(style, levels)
+    style_features = net.encode(style, levels)
     for lv in tqdm(levels, desc="wct", disable=not progress, leave=False):
-        fc = net.encode(x, [lv])[lv]
-        t = wct(fc, fs_all[lv], alpha, net.cfg.eps)
-        x = net.decoders[lv](t).clamp(0, 1)
+        content_features = net.encode(x, [lv])[lv]
+        transformed = wct(content_features, style_features[lv], alpha, net.cfg.eps)
+        x = net.decoders[lv](transformed).clamp(0, 1)
     return x[..., :h, :w]

