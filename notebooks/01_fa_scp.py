@@ -69,10 +69,13 @@ from stylelib.masks import mask_to_rgb
 from stylelib.metrics import edge_ssim, gram_distance, measure, ssim
 from stylelib.recipes.adain import stylize_adain
 from stylelib.models.dpst import DPSTConfig, pair_labels, stylize_dpst
-from stylelib.models.fa_scp import FASCPConfig, affinity, load_fa_scp, stylize_fa_scp
+from stylelib.models.fa_scp import FASCPConfig, affinity
+from stylelib.recipes.fa_scp import load_fa_scp, stylize_fa_scp
 from stylelib.models.gatys import GatysConfig, stylize_gatys
-from stylelib.models.photowct import PhotoWCTConfig, load_photowct, smooth
-from stylelib.models.wct2 import WCT2Config, load_wct2, stylize_wct2
+from stylelib.models.photowct import PhotoWCTConfig, smooth
+from stylelib.recipes.photowct import load_photowct
+from stylelib.models.wct2 import WCT2Config
+from stylelib.recipes.wct2 import load_wct2, stylize_wct2
 from stylelib.report.plotting import image_grid
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs

@@ -63,8 +63,8 @@ METHODS: tuple[Method, ...] = (
            "stylelib.recipes.wct:stylize_wct", options=("alpha", "weights"),
            train="stylelib.recipes.wct:train_and_register"),
     Method("photowct", "PhotoWCT (Li et al., ECCV 2018): unpooling WCT cascade + matting-affinity smoothing",
-           "stylelib.models.photowct:stylize_photowct", options=("alpha", "weights"),
-           train="stylelib.models.photowct:train_and_register"),
+           "stylelib.recipes.photowct:stylize_photowct", options=("alpha", "weights"),
+           train="stylelib.recipes.photowct:train_and_register"),
     Method("adain", "AdaIN (Huang & Belongie, ICCV 2017): feed-forward, any style",
            "stylelib.recipes.adain:stylize_adain", options=("alpha", "preserve_color", "weights"),
            train="stylelib.recipes.adain:train_and_register"),
@@ -76,11 +76,11 @@ METHODS: tuple[Method, ...] = (
            "stylelib.recipes.consistency_pair:stylize_consistency_pair", options=("steps",),
            train="stylelib.recipes.consistency_pair:train_and_register"),
     Method("wct2", "WCT2 (Yoo et al., ICCV 2019): wavelet pooling, progressive WCT, photorealistic",
-           "stylelib.models.wct2:stylize_wct2", options=("alpha", "weights"),
-           train="stylelib.models.wct2:train_and_register"),
+           "stylelib.recipes.wct2:stylize_wct2", options=("alpha", "weights"),
+           train="stylelib.recipes.wct2:train_and_register"),
     Method("fa_scp", "FA+SCP (Wu, Ni & Li, IJCNN 2020; reconstructed from the abstract): one-pass photorealistic "
-                     "stylizer", "stylelib.models.fa_scp:stylize_fa_scp", options=("weights",),
-           train="stylelib.models.fa_scp:train_and_register", variants=("no_scp", "adain_fa")),
+                     "stylizer", "stylelib.recipes.fa_scp:stylize_fa_scp", options=("weights",),
+           train="stylelib.recipes.fa_scp:train_and_register", variants=("no_scp", "adain_fa")),
 )
 _BY_NAME = {m.name: m for m in METHODS}
 

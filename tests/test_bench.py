@@ -104,7 +104,9 @@ def untrained_photoreal(tmp_path, monkeypatch):
     w_net = wct2.WCT2Net(wct2.WCT2Config.for_profile("ci"))
     registry.register("wct2-untrained", w_net.decoder.state_dict(), model="wct2", profile="ci",
                       config=dataclasses.asdict(w_net.cfg), data="none (untrained)", iterations=0, seconds=0.0)
-    loaders = (fa_scp.load_fa_scp, photowct.load_photowct, wct2.load_wct2)
+    from stylelib.recipes import fa_scp as fa_recipe, photowct as pw_recipe, wct2 as w2_recipe
+
+    loaders = (fa_recipe.load_fa_scp, pw_recipe.load_photowct, w2_recipe.load_wct2)
     for fn in loaders:
         fn.cache_clear()
     yield

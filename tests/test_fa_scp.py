@@ -20,9 +20,8 @@ from stylelib.models.fa_scp import (
     FASCPNet,
     SCPLoss,
     affinity,
-    stylize_fa_scp,
-    train_and_register,
 )
+from stylelib.recipes.fa_scp import stylize_fa_scp, train_and_register
 from stylelib.vgg import CHANNELS
 
 from _images import square_photo

@@ -15,9 +15,8 @@ from stylelib.models.photowct import (
     PhotoWCTNet,
     UnpoolDecoder,
     smooth,
-    stylize_photowct,
-    train_and_register,
 )
+from stylelib.recipes.photowct import stylize_photowct, train_and_register
 from stylelib.models.wct import covariance, wct_regions
 from stylelib.vgg import VGG19Features
 

@@ -8,7 +8,8 @@ from skimage import data as skdata
 
 from stylelib.training import registry
 from stylelib.metrics import gram_distance, ssim
-from stylelib.models.wct2 import TRANSFER_POINTS, WCT2Config, WCT2Net, stylize_wct2, train_and_register
+from stylelib.models.wct2 import TRANSFER_POINTS, WCT2Config, WCT2Net
+from stylelib.recipes.wct2 import stylize_wct2, train_and_register
 from stylelib.vgg import VGG19Features
 
 from _images import square_photo
@@ -123,7 +124,7 @@ class TestStartFromWCT:
         import dataclasses
 
         from stylelib.models.wct import WCTConfig, WCTNet
-        from stylelib.models.wct2 import init_from_wct
+        from stylelib.recipes.wct2 import init_from_wct
 
         monkeypatch.setenv("STYLELIB_WEIGHTS", str(tmp_path))
         torch.manual_seed(3)

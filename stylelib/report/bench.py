@@ -350,9 +350,10 @@ PHOTOREAL_METHODS = ("fa_scp", "photowct_closed_form", "photowct_fast", "wct2", 
 def photoreal_inference(args: argparse.Namespace) -> dict:
     from ..metrics import measure
     from ..models.dpst import DPSTConfig, stylize_dpst
-    from ..models.fa_scp import load_fa_scp, stylize_fa_scp
-    from ..models.photowct import load_photowct, smooth
-    from ..models.wct2 import load_wct2, stylize_wct2
+    from ..models.photowct import smooth
+    from ..recipes.fa_scp import load_fa_scp, stylize_fa_scp
+    from ..recipes.photowct import load_photowct
+    from ..recipes.wct2 import load_wct2, stylize_wct2
 
     sizes, repeats = list(args.photo_sizes), args.repeats
     fa_net = load_fa_scp(args.fa_scp_weights)  # loaded (and sha256-checked) before any timing
