@@ -60,9 +60,10 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from stylelib.training import registry
-from stylelib.report.bench import machine_info
+from stylelib.report.claims import Claim, above, all_of, at_least, below, claims_table
+from stylelib.report.bench import gatys_step_timer, interleaved, machine_info, metered
 from stylelib.color import rgb_to_yiq
-from stylelib.data import available_sets, default_pairs, get_set, load_pair
+from stylelib.data import available_sets, default_pairs, get_set, load_pair, spread
 from stylelib.data.training import held_out_photos
 from stylelib.images import load_image, resize_to
 from stylelib.metrics import evaluate, gram_distance, lpips_status, measure, psnr, ssim
@@ -94,13 +95,6 @@ print("data sets present:", ", ".join(present))
 if "art" not in present:
     print("the art set is not available (set $STYLELIB_DATA or run `make data`); using default_pairs()")
 
-
-def spread(items, n):
-    """n items evenly spaced through a list (the first one included)."""
-    n = min(n, len(items))
-    return [items[i * len(items) // n] for i in range(n)]
-
-
 # default_pairs() takes the first of dpst, art, embedded that is present
 pair_set = "art" if "art" in present else ("dpst" if "dpst" in present else "embedded")
 all_pairs = get_set("art").pairs if "art" in present else default_pairs()
@@ -123,23 +117,11 @@ known = registry.entries()
 missing = [n for n in weight_names if n not in known]
 if missing:
     print(f"not in {registry.weights_dir()}: {', '.join(missing)} (`stylelib train adain|wct` makes them)")
-weights_table = pd.DataFrame([
-    {
-        "weights": e.name,
-        "model": e.model,
-        "level": e.config.get("level", e.config.get("encoder_layer", "")),
-        "profile": e.profile,
-        "iterations": e.iterations,
-        "wall time, min": e.seconds / 60,
-        "stopped by": e.metrics.get("stopped_by", ""),
-        "data": e.data,
-        "device": e.device,
-        "created": e.created,
-        "file MB": e.size_bytes / 2**20,
-        f"held-out PSNR, dB (median, {e.metrics.get('psnr_size', '?')} px)": e.metrics.get("psnr_median_db"),
-    }
-    for e in (known[n] for n in weight_names if n in known)
-])
+weights_table = registry.weights_table(
+    [n for n in weight_names if n in known],
+    extra={"level": lambda e: e.config.get("level", e.config.get("encoder_layer", "")),
+           "held-out PSNR, dB (median)": lambda e: e.metrics.get("psnr_median_db"),
+           "PSNR image size, px": lambda e: e.metrics.get("psnr_size", "")})
 outputs.save_table(weights_table, "weights")
 as_markdown(weights_table)
 
@@ -378,24 +360,25 @@ square = {s: (resize_to(bench_content, (s, s)).clamp(0, 1), resize_to(bench_styl
           for s in bench_sizes}
 stylize_adain(*square[bench_sizes[0]], weights=adain_weights)  # warm-up (weights already loaded)
 stylize_wct(*square[bench_sizes[0]], weights=wct_weights)
-samples = []
-for rep in range(bench_repeats):
-    for s in bench_sizes:
-        c, st = square[s]
-        _, sec, mb = measure(stylize_adain, c, st, weights=adain_weights)
-        samples.append({"size": s, "method": "AdaIN", "seconds": sec, "MB": mb})
-        _, sec, mb = measure(stylize_wct, c, st, weights=wct_weights)
-        samples.append({"size": s, "method": "WCT", "seconds": sec, "MB": mb})
-        if s <= gatys_max_size:
-            res, sec, mb = measure(stylize_gatys, c, st, GatysConfig(steps=bench_gatys_steps, seed=seed),
-                                   progress=False)
-            first = float(res.history["seconds"].iloc[0])
-            per_step = (res.seconds - first) / max(len(res.history) - 1, 1)
-            samples.append({"size": s, "method": f"Gatys, {bench_gatys_steps} steps", "seconds": sec, "MB": mb})
-            samples.append({"size": s, "method": "Gatys, per step", "seconds": per_step, "MB": float("nan")})
-            samples.append({"size": s, "method": f"Gatys, {full_steps} steps (est.)",
-                            "seconds": first + per_step * (full_steps - 1), "MB": float("nan")})
-samples = pd.DataFrame(samples)
+memory, gatys_runs, runners = {}, {}, {}
+for s in bench_sizes:  # one round: every method at every size, side by side; `interleaved` repeats the round
+    c, st = square[s]
+    runners[f"AdaIN@{s}"] = metered(stylize_adain, c, st, weights=adain_weights, memory=memory.setdefault(f"AdaIN@{s}", []))
+    runners[f"WCT@{s}"] = metered(stylize_wct, c, st, weights=wct_weights, memory=memory.setdefault(f"WCT@{s}", []))
+    if s <= gatys_max_size:
+        runners[f"Gatys, per step@{s}"] = gatys_step_timer(c, st, GatysConfig(steps=bench_gatys_steps, seed=seed),
+                                                           runs=gatys_runs.setdefault(s, []))
+times = interleaved(runners, bench_repeats)
+samples = pd.DataFrame([{"size": int(key.split("@")[1]), "method": key.split("@")[0], "seconds": sec,
+                         "MB": memory.get(key, [float("nan")] * len(values))[i]}
+                        for key, values in times.items() for i, sec in enumerate(values)])
+for s, runs in gatys_runs.items():  # the whole short run, and the estimate for a full run at our default steps
+    per_step = times[f"Gatys, per step@{s}"]
+    samples = pd.concat([samples, pd.DataFrame(
+        [{"size": s, "method": f"Gatys, {bench_gatys_steps} steps", "seconds": r["seconds"], "MB": r["MB"]}
+         for r in runs] +
+        [{"size": s, "method": f"Gatys, {full_steps} steps (est.)", "seconds": r["first"] + step * (full_steps - 1),
+          "MB": float("nan")} for r, step in zip(runs, per_step)])], ignore_index=True)
 timing = (samples.groupby(["size", "method"], sort=False)
           .agg(seconds=("seconds", "median"), peak_MB=("MB", "max"), repeats=("seconds", "size"))
           .reset_index().rename(columns={"peak_MB": "peak RSS growth, MB"}))
@@ -482,41 +465,50 @@ wct_speedup = (ts.loc[big, f"Gatys, {full_steps} steps (est.)"] / ts.loc[big, "W
 wct_over_adain = ratios.set_index("size")["WCT / AdaIN"]
 acc = acceptance.set_index("method")
 adain_a = alpha_table[alpha_table["method"] == "AdaIN"].set_index("alpha")
-claims = pd.DataFrame([
-    ("AdaIN: real time, 56 and 15 frames per second at 256 and 512 px (Pascal Titan X GPU).",
-     f"{adain_speed}; {device_desc}",
-     "not comparable (CPU here, a GPU in the paper)"),
-    ("AdaIN: orders of magnitude faster than the optimisation of Gatys et al. at the same size.",
-     f"Gatys ({full_steps} steps, estimated) / AdaIN = {speedup:.0f}× at {big} px" if big else "Gatys not timed",
-     ("consistent (criterion: at least 100×)" if speedup >= 100 else "smaller gap than claimed at this setting")
-     if big else "not tested"),
-    ("AdaIN: alpha trades content for style continuously (alpha = 0 gives the content back).",
-     f"Gram distance to style {adain_a.loc[0.0, 'Gram dist. output→style']:.3g} (alpha 0) → "
-     f"{adain_a.loc[1.0, 'Gram dist. output→style']:.3g} (alpha 1); SSIM to content "
-     f"{adain_a.loc[0.0, 'SSIM to content']:.2f} → {adain_a.loc[1.0, 'SSIM to content']:.2f}",
-     "consistent (criterion: Gram distance lower at alpha 1 than at 0, SSIM higher at 0)"
-     if adain_a.loc[1.0, "Gram dist. output→style"] < adain_a.loc[0.0, "Gram dist. output→style"]
-     and adain_a.loc[0.0, "SSIM to content"] > adain_a.loc[1.0, "SSIM to content"]
-     else "not reproduced at this setting"),
-    ("Ours (no paper number): the AdaIN decoder reconstructs held-out photos at 20 dB PSNR or better.",
-     f"median {recon_median['AdaIN, dB']:.1f} dB over {len(recon)} photos at {size} px",
-     "met" if recon_median["AdaIN, dB"] >= aim_db else "not met"),
-    ("AdaIN and WCT move the photo towards the style's statistics (the premise of both papers).",
-     f"AdaIN {acc.loc['AdaIN', 'pairs closer to the style than the photo']}/{acc.loc['AdaIN', 'pairs']}, "
-     f"WCT {acc.loc['WCT', 'pairs closer to the style than the photo']}/{acc.loc['WCT', 'pairs']} pairs "
-     "closer to the style than the photo (Gram distance)",
-     "consistent" if (acc.loc[["AdaIN", "WCT"], "pairs closer to the style than the photo"]
-                      == acc.loc[["AdaIN", "WCT"], "pairs"]).all() else "not on every pair"),
-    ("WCT: matching the full covariance transfers style more faithfully than AdaIN's mean and variance.",
-     f"median Gram distance to style: WCT {gd['WCT']:.3g}, AdaIN {gd['AdaIN']:.3g}, Gatys {gd['Gatys']:.3g}",
-     "consistent" if gd["WCT"] < gd["AdaIN"] else "not reproduced at this setting"),
-    ("WCT is slower than AdaIN (an encoder/decoder pass and eigendecompositions per level), yet far faster "
-     "than optimisation.",
-     "WCT / AdaIN time " + ", ".join(f"{wct_over_adain[s]:.1f}× at {s} px" for s in bench_sizes)
-     + (f"; Gatys ({full_steps} steps, estimated) / WCT = {wct_speedup:.0f}× at {big} px" if big else ""),
-     "consistent (criteria: WCT / AdaIN > 1 at every size, Gatys / WCT > 1)"
-     if (wct_over_adain > 1).all() and not wct_speedup <= 1 else "not reproduced on this machine"),
-], columns=["paper's claim (paraphrased)", "measured here", "verdict"])
+closer = acc.loc[["AdaIN", "WCT"], "pairs closer to the style than the photo"]
+claims = claims_table([
+    Claim("AdaIN: real time, 56 and 15 frames per second at 256 and 512 px (Pascal Titan X GPU).",
+          value=f"{adain_speed}; {device_desc}", measured="{value}",
+          untested="not comparable (CPU here, a GPU in the paper)"),
+    Claim("AdaIN: orders of magnitude faster than the optimisation of Gatys et al. at the same size.",
+          value={"Gatys / AdaIN": speedup, "steps": full_steps, "size": big},
+          measured="Gatys ({steps} steps, estimated) / AdaIN = {Gatys / AdaIN:.0f}× at {size} px" if big
+          else "Gatys not timed",
+          criterion=at_least(100, "Gatys / AdaIN", unit="×") if big else None,
+          fails="smaller gap than claimed at this setting"),
+    Claim("AdaIN: alpha trades content for style continuously (alpha = 0 gives the content back).",
+          value={"Gram at alpha 1": adain_a.loc[1.0, "Gram dist. output→style"],
+                 "Gram at alpha 0": adain_a.loc[0.0, "Gram dist. output→style"],
+                 "SSIM at alpha 0": adain_a.loc[0.0, "SSIM to content"],
+                 "SSIM at alpha 1": adain_a.loc[1.0, "SSIM to content"]},
+          measured="Gram distance to style {Gram at alpha 0:.3g} (alpha 0) → {Gram at alpha 1:.3g} (alpha 1); "
+                   "SSIM to content {SSIM at alpha 0:.2f} → {SSIM at alpha 1:.2f}",
+          criterion=below("Gram at alpha 1", "Gram at alpha 0") & above("SSIM at alpha 0", "SSIM at alpha 1"),
+          fails="not reproduced at this setting"),
+    Claim("Ours (no paper number): the AdaIN decoder reconstructs held-out photos at 20 dB PSNR or better.",
+          value={"median PSNR": recon_median["AdaIN, dB"], "n": len(recon), "size": size},
+          measured="median {median PSNR:.1f} dB over {n} photos at {size} px",
+          criterion=at_least(aim_db, "median PSNR", unit=" dB"), holds="met", fails="not met"),
+    Claim("AdaIN and WCT move the photo towards the style's statistics (the premise of both papers).",
+          value={"AdaIN": closer["AdaIN"], "WCT": closer["WCT"], "pairs": acc.loc["AdaIN", "pairs"],
+                 "closer": list(closer == acc.loc[["AdaIN", "WCT"], "pairs"])},
+          measured="AdaIN {AdaIN}/{pairs}, WCT {WCT}/{pairs} pairs closer to the style than the photo "
+                   "(Gram distance)",
+          criterion=all_of("closer", "every pair, for both methods"), fails="not on every pair"),
+    Claim("WCT: matching the full covariance transfers style more faithfully than AdaIN's mean and variance.",
+          value={"WCT": gd["WCT"], "AdaIN": gd["AdaIN"], "Gatys": gd["Gatys"]},
+          measured="median Gram distance to style: WCT {WCT:.3g}, AdaIN {AdaIN:.3g}, Gatys {Gatys:.3g}",
+          criterion=below("WCT", "AdaIN"), fails="not reproduced at this setting"),
+    Claim("WCT is slower than AdaIN (an encoder/decoder pass and eigendecompositions per level), yet far faster "
+          "than optimisation.",
+          value={"per size": ", ".join(f"{wct_over_adain[s]:.1f}× at {s} px" for s in bench_sizes),
+                 "Gatys": (f"; Gatys ({full_steps} steps, estimated) / WCT = {wct_speedup:.0f}× at {big} px"
+                           if big else ""),
+                 "flags": [*(wct_over_adain > 1), not wct_speedup <= 1]},
+          measured="WCT / AdaIN time {per size}{Gatys}",
+          criterion=all_of("flags", "every size (WCT / AdaIN > 1) and Gatys / WCT > 1"),
+          fails="not reproduced on this machine"),
+])
 outputs.save_table(claims, "claims")
 as_markdown(claims)
 

@@ -40,16 +40,16 @@ seed = 0
 # %matplotlib inline
 import pandas as pd
 import torch
-from IPython.display import display
 
-from stylelib.data import available_sets, get_set, load_pair
+from stylelib.data import available_sets, get_set, load_pair, spread
 from stylelib.images import load_image, resize_to
 from stylelib.metrics import content_distance, evaluate, gram_distance, lpips_status, measure
 from stylelib.models.gatys import GatysConfig, stylize_gatys
+from stylelib.report.claims import Claim, claims_table, more_than
 from stylelib.report.plotting import image_grid, loss_curves
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
-from stylelib.vgg import CHANNELS, LAYERS, VGG19Features
+from stylelib.vgg import VGG19Features
 
 torch.manual_seed(seed)
 outputs = Outputs(figures_dir, notebook="00_gatys", profile=profile)
@@ -187,13 +187,6 @@ print("noise changes content less than another photo:", bool(demo["value"].iloc[
 
 # %% tags=["nbval-ignore-output"]
 config = GatysConfig(steps=steps, optimizer=optimizer, seed=seed)
-
-
-def spread(items, n):
-    """n items evenly spaced through a list (the first one included)."""
-    n = min(n, len(items))
-    return [items[i * len(items) // n] for i in range(n)]
-
 
 jobs = [(name, pair) for name in used_sets for pair in spread(get_set(name).pairs, n_pairs)]
 print(f"{config.optimizer}, {config.steps} steps, init '{config.init}', long side {size} px")
@@ -371,33 +364,36 @@ as_markdown(deviations)
 # too short to support any conclusion, so read the *quick* or *paper* output under `figures/00_gatys/`.
 
 # %% tags=["nbval-ignore-output"]
-ratio = config.content_weight / config.style_weight
-n_runs = len(metrics)
 abl = ablation.set_index("variant")
-claims = pd.DataFrame([
-    ("The output keeps the global arrangement of the content photo.",
-     f"median SSIM to content {metrics['SSIM to content'].median():.2f} "
-     f"(min {metrics['SSIM to content'].min():.2f}) over {n_runs} pairs",
-     "consistent (criterion: median SSIM > 0.3)" if metrics["SSIM to content"].median() > 0.3
-     else "not reproduced at this setting (criterion: median SSIM > 0.3)"),
-    ("The output takes on the style image's colours and local textures.",
-     f"Gram distance to style reduced by a median factor {metrics['Gram reduction ×'].median():.1f} "
-     f"(min {metrics['Gram reduction ×'].min():.1f})",
-     "consistent (criterion: every pair closer to the style than the photo was)"
-     if metrics["Gram reduction ×"].min() > 1 else "partly: some pairs did not move towards the style"),
-    ("α/β of 10⁻³ to 10⁻⁴ balances content and style (on the paper's loss sums).",
-     f"α/β = {ratio:g} on our mean-normalised losses (section 10); not comparable numerically",
-     "different normalisation"),
-    ("The initialisation biases the result somewhat but has no strong effect once converged.",
-     f"after {config.steps} steps, SSIM to content {abl.loc['noise init, L-BFGS', 'SSIM to content']:.2f} "
-     f"(noise init) vs {abl.loc['content init, L-BFGS', 'SSIM to content']:.2f} (content init); final loss "
-     f"ratio noise/content {abl.loc['noise init, L-BFGS', 'final loss'] / abl.loc['content init, L-BFGS', 'final loss']:.2f}",
-     "not tested: the paper's claim is about converged results, our budget is short"
-     if config.steps < 500 else "compare the images in section 8"),
-    ("Synthesis is slow: up to an hour for 512×512 on an Nvidia K40 GPU.",
-     f"{metrics['seconds'].median():.1f} s per pair for {config.steps} steps at {size} px on this machine (CPU)",
-     "not comparable (different hardware and size)"),
-], columns=["paper's claim (paraphrased)", "measured here", "verdict"])
+noise, from_content = abl.loc["noise init, L-BFGS"], abl.loc["content init, L-BFGS"]
+claims = claims_table([
+    Claim("The output keeps the global arrangement of the content photo.",
+          value={"median SSIM": metrics["SSIM to content"].median(), "min": metrics["SSIM to content"].min(),
+                 "n": len(metrics)},
+          measured="median SSIM to content {median SSIM:.2f} (min {min:.2f}) over {n} pairs",
+          criterion=more_than(0.3, "median SSIM"), fails="not reproduced at this setting"),
+    Claim("The output takes on the style image's colours and local textures.",
+          value={"median": metrics["Gram reduction ×"].median(),
+                 "smallest Gram reduction": metrics["Gram reduction ×"].min()},
+          measured="Gram distance to style reduced by a median factor {median:.1f} (min {smallest Gram reduction:.1f})",
+          criterion=more_than(1, "smallest Gram reduction", unit="×"),
+          fails="partly: some pairs did not move towards the style"),
+    Claim("α/β of 10⁻³ to 10⁻⁴ balances content and style (on the paper's loss sums).",
+          value=config.content_weight / config.style_weight,
+          measured="α/β = {value:g} on our mean-normalised losses (section 10); not comparable numerically",
+          untested="different normalisation"),
+    Claim("The initialisation biases the result somewhat but has no strong effect once converged.",
+          value={"steps": config.steps, "noise": noise["SSIM to content"], "content": from_content["SSIM to content"],
+                 "ratio": noise["final loss"] / from_content["final loss"]},
+          measured="after {steps} steps, SSIM to content {noise:.2f} (noise init) vs {content:.2f} (content init); "
+                   "final loss ratio noise/content {ratio:.2f}",
+          untested="not tested: the paper's claim is about converged results, our budget is short"
+          if config.steps < 500 else "compare the images in section 8"),
+    Claim("Synthesis is slow: up to an hour for 512×512 on an Nvidia K40 GPU.",
+          value={"seconds": metrics["seconds"].median(), "steps": config.steps, "size": size},
+          measured="{seconds:.1f} s per pair for {steps} steps at {size} px on this machine (CPU)",
+          untested="not comparable (different hardware and size)"),
+])
 outputs.save_table(claims, "claims")
 as_markdown(claims)
 

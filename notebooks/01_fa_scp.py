@@ -62,7 +62,7 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from stylelib.training import registry
-from stylelib.report.bench import machine_info
+from stylelib.report.bench import interleaved, machine_info, metered
 from stylelib.data import available_sets, default_pairs, get_set, load_pair
 from stylelib.data.training import DPST_HELD_OUT
 from stylelib.masks import mask_to_rgb
@@ -76,6 +76,7 @@ from stylelib.models.photowct import PhotoWCTConfig, smooth
 from stylelib.recipes.photowct import load_photowct
 from stylelib.models.wct2 import WCT2Config
 from stylelib.recipes.wct2 import load_wct2, stylize_wct2
+from stylelib.report.claims import Claim, all_of, at_most, below, claims_table
 from stylelib.report.plotting import image_grid
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
@@ -124,12 +125,8 @@ known = registry.entries()
 missing = [n for n in weight_names if n not in known]
 if missing:
     print(f"not registered: {', '.join(missing)} (`stylelib train fa_scp|photowct|wct2 --profile quick`)")
-weights_table = pd.DataFrame([
-    {"weights": e.name, "model": e.model, "profile": e.profile, "iterations": e.iterations,
-     "wall time, min": e.seconds / 60, "device": e.device, "file MB": e.size_bytes / 2**20,
-     "held-out PSNR, dB": e.metrics.get("psnr_median_db", ""), "data": e.data}
-    for e in (known[n] for n in weight_names if n in known)
-])
+weights_table = registry.weights_table([n for n in weight_names if n in known],
+                                       extra={"held-out PSNR, dB": lambda e: e.metrics.get("psnr_median_db", "")})
 outputs.save_table(weights_table, "weights")
 as_markdown(weights_table)
 
@@ -301,7 +298,7 @@ as_markdown(summary)
 # ## 6 · Run time and memory at 256, 512 and 1024 px
 #
 # One held-out photo pair per size (the size is its long side), every method measured in this run, side
-# by side (the order is rotated each repeat). DPST runs its full `dpst_steps` up to `dpst_bench_max` px; above that, one DPST
+# by side (`stylelib.report.bench.interleaved`: each repeat runs every method once, in turn). DPST runs its full `dpst_steps` up to `dpst_bench_max` px; above that, one DPST
 # run of 3 evaluations gives a per-step time, multiplied by `dpst_steps` and noted as estimated; PhotoWCT's
 # closed-form smoothing (a sparse LU of an N x N system, N pixels) is timed once there, as it takes
 # minutes and several GB at 1024 px (the `runs` column). Peak memory is the growth of the resident set
@@ -318,16 +315,14 @@ for s in bench_sizes:
         "PhotoWCT (fast)": lambda: smooth(pw_net.stylize(c, st), c, pw_net.cfg, "fast"),
         "WCT2": lambda: stylize_wct2(c, st, net=w2_net),
     }
-    times = {m: [] for m in calls}
-    peaks = {m: 0.0 for m in calls}
-    for rep in range(bench_repeats):
-        order = list(calls)[rep % len(calls):] + list(calls)[:rep % len(calls)]
-        for m in order:
-            if rep > 0 and s > dpst_bench_max and m == "PhotoWCT (closed form)":
-                continue  # its sparse LU takes minutes above dpst_bench_max: one run
-            _, t_m, mb = measure(calls[m])
-            times[m].append(t_m)
-            peaks[m] = max(peaks[m], mb)
+    memory = {m: [] for m in calls}
+    runners = {m: metered(call, memory=memory[m]) for m, call in calls.items()}
+    # its sparse LU takes minutes above dpst_bench_max: one run there
+    once = {"PhotoWCT (closed form)"} if s > dpst_bench_max else set()
+    times = interleaved(runners, 1)
+    for m, more in interleaved({m: r for m, r in runners.items() if m not in once}, bench_repeats - 1).items():
+        times[m] += more
+    peaks = {m: max(mb) for m, mb in memory.items()}
     if s <= dpst_bench_max:
         _, t_d, mb_d = measure(stylize_dpst, c, st, dpst_config, progress=False)
     else:
@@ -409,43 +404,55 @@ fa_ssim, fa_edge, fa_gram = med.loc["FA+SCP", ["SSIM (gray)", "edge SSIM", "Gram
 baselines = ["PhotoWCT (closed form)", "PhotoWCT (fast)", "WCT2", "DPST"]
 worst = max(r512[f"FA+SCP / {m}"] for m in baselines)
 abl = ablation_summary
-scp_verdict = "ablation not trained"
-if {"FA+SCP", "no SCP (content + style loss)"} <= set(abl.index):
-    full, no = abl.loc["FA+SCP"], abl.loc["no SCP (content + style loss)"]
-    helps = [what for what, better in (("structure (edge SSIM)", full["edge SSIM"] > no["edge SSIM"]),
-                                       ("style (Gram)", full["Gram dist. output→style"]
-                                        < no["Gram dist. output→style"])) if better]
-    scp_verdict = ("consistent: SCP improves " if len(helps) == 2 else "mixed: SCP improves ") + \
-        (" and ".join(helps) or "neither measure")
-claims = pd.DataFrame([
-    ("Run time at least 72 % lower than PhotoWCT, WCT2 and DPST (a ratio of 0.28 or less).",
-     "; ".join(f"{m}: {r512[f'FA+SCP / {m}']:.3f}" for m in baselines) + f" at {ref_size} px (CPU)",
-     "met against every baseline" if worst <= 0.28 else
-     f"not met against every baseline (largest ratio {worst:.2f})"),
-    ("Ours (no paper number): 0.15 or less against PhotoWCT with closed-form smoothing.",
-     f"{r512['FA+SCP / PhotoWCT (closed form)']:.3f} at {ref_size} px",
-     "met" if r512["FA+SCP / PhotoWCT (closed form)"] <= 0.15 else "not met"),
-    ("Better objective quality (SSIM) than the baselines.",
-     f"median edge SSIM: FA+SCP {fa_edge:.3f}; " + ", ".join(f"{m} {med.loc[m, 'edge SSIM']:.3f}" for m in baselines),
-     "consistent" if all(fa_edge >= med.loc[m, "edge SSIM"] for m in baselines) else
-     "not reproduced: lower than " + ", ".join(m for m in baselines if fa_edge < med.loc[m, "edge SSIM"])),
-    ("Stylisation: the result carries the style (our check: Gram distance below the content photo's).",
-     f"median Gram distance: FA+SCP {fa_gram:.3f}, content photo "
-     f"{metrics.groupby('pair')['Gram dist. content→style'].first().median():.3f}; "
-     + ", ".join(f"{m} {med.loc[m, 'Gram dist. output→style']:.3f}" for m in baselines),
-     "consistent" if fa_gram < metrics.groupby("pair")["Gram dist. content→style"].first().median()
-     else "not reproduced"),
-    ("Ablation: the SCP loss matters.",
-     "; ".join(f"{v}: edge SSIM {abl.loc[v, 'edge SSIM']:.3f}, Gram {abl.loc[v, 'Gram dist. output→style']:.3f}"
-               for v in abl.index if v in ("FA+SCP", "no SCP (content + style loss)")),
-     scp_verdict),
-    ("Ablation: re-stylisation makes the style more faithful.",
-     "; ".join(f"{v}: Gram {abl.loc[v, 'Gram dist. output→style']:.3f}" for v in abl.index
-               if v in ("FA+SCP", "no re-stylisation (stage 1 only)")),
-     ("consistent" if abl.loc["FA+SCP", "Gram dist. output→style"]
-      < abl.loc["no re-stylisation (stage 1 only)", "Gram dist. output→style"] else "not reproduced")
-     if {"FA+SCP", "no re-stylisation (stage 1 only)"} <= set(abl.index) else "ablation not trained"),
-], columns=["paper's claim (paraphrased)", "measured here", "verdict"])
+photo_gram = metrics.groupby("pair")["Gram dist. content→style"].first().median()
+no_scp, stage1 = "no SCP (content + style loss)", "no re-stylisation (stage 1 only)"
+scp_trained, restyle_trained = {"FA+SCP", no_scp} <= set(abl.index), {"FA+SCP", stage1} <= set(abl.index)
+scp_effects = {}
+if scp_trained:
+    full, no = abl.loc["FA+SCP"], abl.loc[no_scp]
+    scp_effects = {"structure (edge SSIM)": full["edge SSIM"] > no["edge SSIM"],
+                   "style (Gram)": full["Gram dist. output→style"] < no["Gram dist. output→style"]}
+claims = claims_table([
+    Claim("Run time at least 72 % lower than PhotoWCT, WCT2 and DPST (a ratio of 0.28 or less).",
+          value={"per baseline": "; ".join(f"{m}: {r512[f'FA+SCP / {m}']:.3f}" for m in baselines),
+                 "largest ratio": worst, "size": ref_size},
+          measured="{per baseline} at {size} px (CPU)", criterion=at_most(0.28, "largest ratio"),
+          holds="met against every baseline", fails="not met against every baseline",
+          note="" if worst <= 0.28 else "largest ratio {largest ratio:.2f}"),
+    Claim("Ours (no paper number): 0.15 or less against PhotoWCT with closed-form smoothing.",
+          value={"ratio": r512["FA+SCP / PhotoWCT (closed form)"], "size": ref_size},
+          measured="{ratio:.3f} at {size} px", criterion=at_most(0.15, "ratio"), holds="met", fails="not met"),
+    Claim("Better objective quality (SSIM) than the baselines.",
+          value={"FA+SCP": fa_edge, "baselines": ", ".join(f"{m} {med.loc[m, 'edge SSIM']:.3f}" for m in baselines),
+                 "at least every baseline": [fa_edge >= med.loc[m, "edge SSIM"] for m in baselines],
+                 "lower than": ", ".join(m for m in baselines if fa_edge < med.loc[m, "edge SSIM"]) or "none"},
+          measured="median edge SSIM: FA+SCP {FA+SCP:.3f}; {baselines}",
+          criterion=all_of("at least every baseline", "every baseline (FA+SCP's edge SSIM ≥ the baseline's)"),
+          fails="not reproduced", note="" if all(fa_edge >= med.loc[m, "edge SSIM"] for m in baselines)
+          else "lower than {lower than}"),
+    Claim("Stylisation: the result carries the style (our check: Gram distance below the content photo's).",
+          value={"FA+SCP": fa_gram, "content photo": photo_gram,
+                 "baselines": ", ".join(f"{m} {med.loc[m, 'Gram dist. output→style']:.3f}" for m in baselines)},
+          measured="median Gram distance: FA+SCP {FA+SCP:.3f}, content photo {content photo:.3f}; {baselines}",
+          criterion=below("FA+SCP", "content photo")),
+    Claim("Ablation: the SCP loss matters.",
+          value={"arms": "; ".join(f"{v}: edge SSIM {abl.loc[v, 'edge SSIM']:.3f}, "
+                                   f"Gram {abl.loc[v, 'Gram dist. output→style']:.3f}"
+                                   for v in abl.index if v in ("FA+SCP", no_scp)),
+                 "improves": list(scp_effects.values()),
+                 "what": " and ".join(k for k, better in scp_effects.items() if better) or "neither measure"},
+          measured="{arms}",
+          criterion=all_of("improves", "both measures (edge SSIM higher, Gram distance lower)") if scp_trained
+          else None,
+          fails="mixed", note="SCP improves {what}" if scp_trained else "", untested="ablation not trained"),
+    Claim("Ablation: re-stylisation makes the style more faithful.",
+          value={"arms": "; ".join(f"{v}: Gram {abl.loc[v, 'Gram dist. output→style']:.3f}"
+                                   for v in abl.index if v in ("FA+SCP", stage1)),
+                 **({"FA+SCP": abl.loc["FA+SCP", "Gram dist. output→style"],
+                     "stage 1 only": abl.loc[stage1, "Gram dist. output→style"]} if restyle_trained else {})},
+          measured="{arms}", criterion=below("FA+SCP", "stage 1 only") if restyle_trained else None,
+          untested="ablation not trained"),
+])
 outputs.save_table(claims, "claims")
 as_markdown(claims)
 

@@ -59,20 +59,19 @@ seed = 0
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from IPython.display import display
 from matplotlib.figure import Figure
 
 from stylelib.training import registry
 from stylelib.report.bench import machine_info
 from stylelib.data import available_sets, get_set, spread
 from stylelib.data.training import held_out_photos
-from stylelib.errors import StylelibError
 from stylelib.images import load_image
 from stylelib.masks import load_mask, mask_to_rgb, one_hot
 from stylelib.metrics import measure, psnr
 from stylelib.models.stylebank import StyleBankConfig, kmeans_masks
-from stylelib.recipes.stylebank import (config_of, gram_distances, load_single, load_styles, load_stylebank,
+from stylelib.recipes.stylebank import (StyleReferences, config_of, gram_distances, load_single, load_stylebank,
                                         smoothed)
+from stylelib.report.claims import Claim, all_of, claims_table, less_than
 from stylelib.report.plotting import image_grid, loss_curves
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
@@ -107,22 +106,11 @@ single = load_single(f"{weights}-single")
 cfg = config_of(weights)
 n_joint = len(known[weights].config["styles"])
 style_names = net.style_names
-try:
-    loaded, style_images, _ = load_styles(cfg.replace(style_size=size), len(style_names))
-    have_styles = loaded == style_names
-except StylelibError:
-    have_styles = False
-if not have_styles:
+style_ref = StyleReferences(net, cfg, size)
+style_images = style_ref.images
+if not style_ref.have_images:
     print("the training style images are not on this machine (set $STYLELIB_DATA); Gram distances below are "
           "measured to each bank's own output on the same photo instead")
-    style_images = [None] * len(style_names)
-
-
-def style_ref(i, photo):
-    """The reference for 'distance to style i': the style image, or bank i's output on the photo without data."""
-    return style_images[i] if have_styles else net.stylize(photo, i)
-
-
 print(f"{n_joint} jointly trained banks + 1 incremental: {', '.join(style_names)}")
 
 # %% [markdown]
@@ -409,45 +397,57 @@ as_markdown(deviations)
 recon_ratio = float(not_stylised["reconstruction / photo"].median())
 stylized_ratio = float(not_stylised["stylized / photo"].median())
 inc_minutes, full_minutes = cmp["incremental_seconds"] / 60, cmp["full_seconds"] / 60
-claims = pd.DataFrame([
-    ("The auto-encoder branch reconstructs photos: the style is not in E and D.",
-     f"median PSNR {psnr_median:.1f} dB on {len(recon)} held-out photos at {size} px; Gram distance to the styles, "
-     f"relative to the photo's: reconstruction {recon_ratio:.2f}, stylized outputs {stylized_ratio:.2f}",
-     ("consistent" if (not_stylised["reconstruction / photo"] > 0.8).all() else
-      "partly: the reconstruction is itself closer than the photo to "
-      f"{int((not_stylised['reconstruction / photo'] <= 0.8).sum())}"
-      f" of the {len(not_stylised)} styles (ratio ≤ 0.8), so E and D still carry some common style")
-     + f"; PSNR {'at least' if psnr_median >= 20 else 'below'} our 20 dB aim"),
-    ("Each bank holds one style; banks are independent.",
-     "tests: changing one bank changes only its style's output (bit-identical elsewhere)", "consistent"),
-    ("Linear fusion of banks blends styles.",
-     f"banks {style_names[a]} (A) and {style_names[b]} (B): the Gram distance to A falls monotonically as the "
-     f"weight moves towards A on {n_monotone}/{len(monotone)} photos "
-     f"({fusion[fusion['photo'] == 0]['Gram dist. to A'].iloc[0]:.3g} at w = 0 → "
-     f"{fusion[fusion['photo'] == 0]['Gram dist. to A'].iloc[-1]:.3g} at w = 1 on the first); the distance to B "
-     f"as it moves towards B on {n_monotone_b}/{len(monotone_b)}; banks {style_names[first_pair[0]]} → "
-     f"{style_names[first_pair[1]]} (the first two): {first_pair_monotone}/{len(photos)}",
-     "consistent for A" + (" and B" if n_monotone_b == len(monotone_b) else
-                           f"; for B only on {n_monotone_b}/{len(monotone_b)} photos (flat near B)")
-     + f"; for the first two banks, which look alike, only on {first_pair_monotone}/{len(photos)}"
-     if n_monotone == len(monotone) else "not on every photo"),
-    ("Region fusion: regions found by K-means, each with its own bank (Eq. 6).",
-     f"{kmeans_k} K-means regions on the encoder features" + ("; DPST masks too" if "dpst" in present else ""),
-     "shown (qualitative, as in the paper)"),
-    ("Incremental learning: a new style is learnt with E and D frozen, much faster than a whole network "
-     "(minutes rather than hours; 20-40× is quoted by a summary, unverified).",
-     f"after {inc_minutes:.1f} min the bank's style loss is {style_ratio:.2f}× that of the whole network after "
-     f"{full_minutes:.1f} min; " + (f"within 20% after {time_ratio:.2f} of the whole network's time"
-                                    if time_ratio is not None else "never within 20% in its budget")
-     + (" (already in its first 20 steps: the frozen, trained decoder does most of the work)"
-        if time_ratio is not None and cmp["incremental_first_style_loss"] <= 1.2 * cmp["full_final_style_loss"]
-        else "")
-     + "; tests: every E and D weight bit-identical",
-     "consistent (criterion: within 20% at a fraction of the time)" if time_ratio is not None and time_ratio < 1
-     else "not reproduced at this budget"),
-    ("Real-time stylization (GPU).", f"{seconds * 1000:.0f} ms per {timing_size} px image; {device_desc}",
-     "not comparable (CPU here)"),
-], columns=["paper's claim (paraphrased)", "measured here", "verdict"])
+fusion_first = fusion[fusion["photo"] == 0]["Gram dist. to A"]
+quick_match = time_ratio is not None and cmp["incremental_first_style_loss"] <= 1.2 * cmp["full_final_style_loss"]
+claims = claims_table([
+    Claim("The auto-encoder branch reconstructs photos: the style is not in E and D.",
+          value={"psnr": psnr_median, "n": len(recon), "size": size, "recon": recon_ratio, "stylized": stylized_ratio,
+                 "not stylised": list(not_stylised["reconstruction / photo"] > 0.8),
+                 "closer": int((not_stylised["reconstruction / photo"] <= 0.8).sum()), "styles": len(not_stylised),
+                 "aim": "at least" if psnr_median >= 20 else "below"},
+          measured="median PSNR {psnr:.1f} dB on {n} held-out photos at {size} px; Gram distance to the styles, "
+                   "relative to the photo's: reconstruction {recon:.2f}, stylized outputs {stylized:.2f}",
+          criterion=all_of("not stylised", "every style (reconstruction / photo > 0.8)"),
+          fails="partly: the reconstruction is itself closer than the photo to {closer} of the {styles} styles "
+                "(ratio ≤ 0.8), so E and D still carry some common style",
+          note="PSNR {aim} our 20 dB aim"),
+    Claim("Each bank holds one style; banks are independent.",
+          measured="tests: changing one bank changes only its style's output (bit-identical elsewhere)",
+          untested="consistent (checked by the unit tests, tests/test_stylebank.py, not by this run)"),
+    Claim("Linear fusion of banks blends styles.",
+          value={"A": style_names[a], "B": style_names[b], "monotone A": list(monotone.values()),
+                 "n A": n_monotone, "n B": n_monotone_b, "photos A": len(monotone), "photos B": len(monotone_b),
+                 "at 0": fusion_first.iloc[0], "at 1": fusion_first.iloc[-1],
+                 "first": style_names[first_pair[0]], "second": style_names[first_pair[1]],
+                 "n first": first_pair_monotone, "photos": len(photos),
+                 "for B": " and B" if n_monotone_b == len(monotone_b)
+                 else f"; for B only on {n_monotone_b}/{len(monotone_b)} photos (flat near B)"},
+          measured="banks {A} (A) and {B} (B): the Gram distance to A falls monotonically as the weight moves "
+                   "towards A on {n A}/{photos A} photos ({at 0:.3g} at w = 0 → {at 1:.3g} at w = 1 on the first); "
+                   "the distance to B as it moves towards B on {n B}/{photos B}; banks {first} → {second} "
+                   "(the first two): {n first}/{photos}",
+          criterion=all_of("monotone A", "every photo (distance to A falls as the weight moves towards A)"),
+          holds="consistent for A{for B}; for the first two banks, which look alike, only on {n first}/{photos}",
+          fails="not on every photo"),
+    Claim("Region fusion: regions found by K-means, each with its own bank (Eq. 6).",
+          value={"k": kmeans_k, "dpst": "; DPST masks too" if "dpst" in present else ""},
+          measured="{k} K-means regions on the encoder features{dpst}",
+          untested="shown (qualitative, as in the paper)"),
+    Claim("Incremental learning: a new style is learnt with E and D frozen, much faster than a whole network "
+          "(minutes rather than hours; 20-40× is quoted by a summary, unverified).",
+          value={"inc": inc_minutes, "full": full_minutes, "style": style_ratio,
+                 "time to match / whole network": time_ratio if time_ratio is not None else float("inf"),
+                 "when": (f"within 20% after {time_ratio:.2f} of the whole network's time" if time_ratio is not None
+                          else "never within 20% in its budget")
+                 + (" (already in its first 20 steps: the frozen, trained decoder does most of the work)"
+                    if quick_match else "")},
+          measured="after {inc:.1f} min the bank's style loss is {style:.2f}× that of the whole network after "
+                   "{full:.1f} min; {when}; tests: every E and D weight bit-identical",
+          criterion=less_than(1, "time to match / whole network"), fails="not reproduced at this budget"),
+    Claim("Real-time stylization (GPU).",
+          value={"ms": seconds * 1000, "size": timing_size, "device": device_desc},
+          measured="{ms:.0f} ms per {size} px image; {device}", untested="not comparable (CPU here)"),
+])
 outputs.save_table(claims, "claims")
 as_markdown(claims)
 

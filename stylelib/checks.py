@@ -9,10 +9,15 @@ says what was expected and what came::
     check_image(content, "adain: content")           # [N, 3, H, W]
     check_image(x, "gatys: content", batch=1)         # [1, 3, H, W]
     check_features(f, "gram_matrix")                  # [N, C, H, W], any C
+    check_single(y, "smooth: the stylised image")     # [C, H, W] or [1, C, H, W] -> [C, H, W]
+    check_int(radius, "box filter", "radius")          # a non-negative integer
+    check_positive(eps, "guided_filter", "eps")        # a finite number > 0
+    check_choice(solver, "smooth", "solver", ("direct", "cg"))
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -68,3 +73,43 @@ def check_same_size(a: torch.Tensor, b: torch.Tensor, who: str) -> None:
     """Two batches with the same height and width."""
     if a.shape[-2:] != b.shape[-2:]:
         raise InputError(f"{who}: image sizes differ, {tuple(a.shape[-2:])} vs {tuple(b.shape[-2:])}; resize first")
+
+
+def check_single(x: Any, who: str, *, channels: int | None = None, finite: bool = False) -> torch.Tensor:
+    """One image or map given as ``[C, H, W]`` or ``[1, C, H, W]``, returned as ``[C, H, W]``.
+
+    ``channels`` is checked when given; ``finite`` rejects NaN and infinity.
+    """
+    c = "C" if channels is None else str(channels)
+    expected = f"[{c}, H, W] or [1, {c}, H, W]"
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{who}: expected a tensor {expected}, got {_shape(x)}")
+    t = x[0] if x.dim() == 4 and x.shape[0] == 1 else x
+    if t.dim() != 3 or (channels is not None and t.shape[0] != channels):
+        raise InputError(f"{who}: expected {expected}, got {_shape(x)}")
+    if finite and not torch.isfinite(t).all():
+        raise InputError(f"{who}: has non-finite values")
+    return t
+
+
+def check_int(value: Any, who: str, name: str, *, minimum: int = 0) -> int:
+    """An ``int`` (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        words = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+        raise InputError(f"{who}: {name} must be {words}, got {value!r}")
+    return value
+
+
+def check_positive(value: Any, who: str, name: str) -> float:
+    """A finite real number greater than zero."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InputError(f"{who}: {name} must be positive, got {value!r}")
+    return float(value)
+
+
+def check_choice(value: Any, who: str, name: str, options: tuple) -> Any:
+    """One of ``options``."""
+    if value not in options:
+        words = " or ".join(map(repr, options)) if len(options) <= 2 else "one of " + ", ".join(map(repr, options))
+        raise InputError(f"{who}: {name} must be {words}, got {value!r}")
+    return value

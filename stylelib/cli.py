@@ -49,9 +49,9 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stylelib", description="Neural style transfer methods from the stylelib suite.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    st = sub.add_parser("stylize", help="stylise a content image with a style image")
+    st = commands.add_parser("stylize", help="stylise a content image with a style image")
     st.add_argument("content", help="content image (PNG, JPEG, WebP, TIFF, BMP, GIF)")
     st.add_argument("style", help="style image")
     st.add_argument("-o", "--output", required=True, help="output image; the format follows the suffix")
@@ -69,9 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--weights", default=None, help="registered weights to use (see `stylelib weights list`)")
     st.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    sub.add_parser("methods", help="list the stylisation methods")
+    commands.add_parser("methods", help="list the stylisation methods")
 
-    tr = sub.add_parser("train", help="train a model's network and register its weights")
+    tr = commands.add_parser("train", help="train a model's network and register its weights")
     tr.add_argument("model", help="model to train (`stylelib methods` lists them), or `all` for every network "
                                    "the notebooks use")
     tr.add_argument("--profile", default="quick", choices=("ci", "quick", "paper"))
@@ -83,10 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--variant", default=None, help="a model's ablation variant (`stylelib methods` lists them)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    wt = sub.add_parser("weights", help="list the registered weights or verify their sha256")
+    wt = commands.add_parser("weights", help="list the registered weights or verify their sha256")
     wt.add_argument("action", choices=("list", "verify"))
 
-    dt = sub.add_parser("data", help="download the benchmark images and check their sha256")
+    dt = commands.add_parser("data", help="download the benchmark images and check their sha256")
     dt.add_argument("dest", nargs="?", default=None, help="folder (default: $STYLELIB_DATA or ./data)")
     return parser
 

@@ -26,11 +26,10 @@ uses ``alpha = 0.9999`` (``lambda ~ 1e-4``, the paper's value; we use
   zero for ``r`` proportional to ``sqrt(d)``, not for a constant, and the
   degree is smaller near the border (1 to 6 windows instead of 9 for 3x3
   windows, on the outer two rows and columns).  With the paper's tiny lambda
-  a constant grey therefore does *not* come back unchanged: on a 48x48 photo
-  the corners fall from 0.5 to about 0.2 and the interior moves by about 1%.
-  The authors' code hides most of this by padding both images by 2 pixels
-  (edge replication) and cropping the result (we measured a remaining
-  deviation of up to 0.07 on a constant 0.5 at 48x48); we do not copy that.
+  a constant grey therefore does *not* come back unchanged: the corners
+  darken most, the interior a little (``tests/test_smoothing.py`` measures
+  it).  The authors' code hides most of this by padding both images by 2
+  pixels (edge replication) and cropping the result; we do not copy that.
 * ``normalisation="random_walk"`` (our default) is the same closed form with
   the random-walk normalisation ``P = D^{-1} W`` in place of ``S``::
 
@@ -48,12 +47,10 @@ Both are solved through the same symmetric positive-definite matrix
 LU factorisation reused for the three channels (``solver="direct"``, like the
 authors' ``scipy.sparse.linalg.factorized`` but with a minimum-degree
 ordering) or Jacobi-preconditioned conjugate gradients (``solver="cg"``).
-On this project's 2-core CPU (with other jobs running), a 512 x 512 photo
-took about 16 s with the direct solver and about 1 s with :func:`smooth_fast`;
-on an idle machine, PhotoWCT on a 1024 x 576 photo took 775 s and 8.6 GB of
-resident memory with the direct solver (the LU's fill grows faster than the
-pixel count), of which about 15 s is the stylisation step, against 17 s in all
-with :func:`smooth_fast`.
+The LU's fill grows faster than the pixel count, so the direct solver's time
+and memory rise steeply with the image size; ``make bench``
+(``figures/bench/photoreal_inference.json``) and notebook 01 measure both
+solvers against :func:`smooth_fast`.
 
 :func:`smooth_fast` -- the fast approximation.  PhotoWCT's code offers a fast
 mode that replaces the smoothing step by the guided image filter (He, Sun &
@@ -77,6 +74,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 import torch
 
+from .checks import InputError, check_choice, check_int, check_positive, check_single
 from .kernels.box import box_mean
 from .kernels.matting import DEFAULT_EPS as MATTING_EPS
 from .kernels.matting import MattingLaplacian
@@ -91,25 +89,14 @@ FAST_RADIUS = 35
 FAST_EPS = 1e-3 / 255.0 ** 2
 
 
-def _as_chw(x, who: str, what: str) -> torch.Tensor:
-    """``[C, H, W]`` or ``[1, C, H, W]`` -> ``[C, H, W]``."""
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{who}: {what} must be a tensor [C, H, W] or [1, C, H, W], got {type(x).__name__}")
-    t = x[0] if x.dim() == 4 and x.shape[0] == 1 else x
-    if t.dim() != 3:
-        raise ValueError(f"{who}: {what} must be [C, H, W] or [1, C, H, W], got shape {tuple(x.shape)}")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{who}: {what} has non-finite values")
-    return t
-
-
-def _check_pair(stylised, content, who: str) -> tuple[torch.Tensor, torch.Tensor]:
-    y = _as_chw(stylised, who, "the stylised image")
-    i = _as_chw(content, who, "the content image")
+def _stylised_and_content(stylised, content, who: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both images as ``[C, H, W]`` (finite; the content RGB; the same size)."""
+    y = check_single(stylised, f"{who}: the stylised image", finite=True)
+    i = check_single(content, f"{who}: the content image", finite=True)
     if i.shape[0] != 3:
-        raise ValueError(f"{who}: the content image must be RGB (3 channels), got {i.shape[0]}")
+        raise InputError(f"{who}: the content image must be RGB (3 channels), got {i.shape[0]}")
     if y.shape[1:] != i.shape[1:]:
-        raise ValueError(f"{who}: the stylised image is {y.shape[1]}x{y.shape[2]} but the content image is "
+        raise InputError(f"{who}: the stylised image is {y.shape[1]}x{y.shape[2]} but the content image is "
                          f"{i.shape[1]}x{i.shape[2]}; they must have the same size")
     return y, i
 
@@ -127,13 +114,10 @@ def smooth_closed_form(stylised: torch.Tensor, content: torch.Tensor, lam: float
     Returns a tensor with the shape, dtype and device of ``stylised``.
     """
     who = "smooth_closed_form"
-    y, img = _check_pair(stylised, content, who)
-    if not (isinstance(lam, (int, float)) and np.isfinite(lam) and lam > 0):
-        raise ValueError(f"{who}: lambda must be positive, got {lam!r}")
-    if normalisation not in ("random_walk", "symmetric"):
-        raise ValueError(f"{who}: normalisation must be 'random_walk' or 'symmetric', got {normalisation!r}")
-    if solver not in ("direct", "cg"):
-        raise ValueError(f"{who}: solver must be 'direct' or 'cg', got {solver!r}")
+    y, img = _stylised_and_content(stylised, content, who)
+    check_positive(lam, who, "lambda")
+    check_choice(normalisation, who, "normalisation", ("random_walk", "symmetric"))
+    check_choice(solver, who, "solver", ("direct", "cg"))
     op = MattingLaplacian(img, eps, radius)
     deg = op.degree()
     m = (scipy.sparse.diags((1.0 + lam) * deg) - op.affinity()).tocsc()  # M = L + lambda D = (1 + lambda) D - W
@@ -174,16 +158,14 @@ def guided_filter(guide: torch.Tensor, src: torch.Tensor, radius: int, eps: floa
     who = "guided_filter"
     for name, t in (("guide", guide), ("src", src)):
         if not isinstance(t, torch.Tensor) or t.dim() not in (3, 4):
-            raise ValueError(f"{who}: {name} must be a tensor [C, H, W] or [N, C, H, W], got "
+            raise InputError(f"{who}: {name} must be a tensor [C, H, W] or [N, C, H, W], got "
                              f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
     if guide.dim() != src.dim() or guide.shape[-2:] != src.shape[-2:] or (
             guide.dim() == 4 and guide.shape[0] != src.shape[0]):
-        raise ValueError(f"{who}: guide {tuple(guide.shape)} and src {tuple(src.shape)} must have the same "
+        raise InputError(f"{who}: guide {tuple(guide.shape)} and src {tuple(src.shape)} must have the same "
                          f"batch size, height and width")
-    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
-        raise ValueError(f"{who}: radius must be a non-negative integer, got {radius!r}")
-    if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps > 0):
-        raise ValueError(f"{who}: eps must be positive, got {eps!r}")
+    check_int(radius, who, "radius")
+    check_positive(eps, who, "eps")
     g = guide.to(torch.float64)
     p = src.to(device=guide.device, dtype=torch.float64)
     mean = lambda t: box_mean(t, radius)
@@ -210,6 +192,6 @@ def smooth_fast(stylised: torch.Tensor, content: torch.Tensor, radius: int = FAS
     Defaults are the authors' fast mode, r = 35 and eps = 0.001 on 8-bit values
     (:data:`FAST_EPS` for [0, 1] images).  Shape, dtype and device follow ``stylised``.
     """
-    y, img = _check_pair(stylised, content, "smooth_fast")
+    y, img = _stylised_and_content(stylised, content, "smooth_fast")
     out = guided_filter(img.to(y.device), y, radius, eps)
     return out.reshape(stylised.shape)

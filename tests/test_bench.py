@@ -157,3 +157,20 @@ def test_interleaved_runs_round_robin_and_by_size_builds_the_record():
     assert timing["ratios"] == {"8": {"b_over_a": 2.0}, "16": {"b_over_a": 2.0}}
     assert timing["flat"] == {"ratio_b_over_a_8px": 2.0, "ratio_b_over_a_16px": 2.0}
     assert bench.stopwatch(sum, [1, 2])() >= 0.0
+
+
+def test_metered_records_memory_and_gatys_step_timer_times_steps_two_to_n():
+    memory = []
+    run = bench.metered(torch.ones, 256, 256, memory=memory)
+    seconds = [run(), run()]
+    assert len(memory) == 2 and all(mb >= 0.0 for mb in memory) and all(s > 0.0 for s in seconds)
+
+    from stylelib.models.gatys import GatysConfig
+
+    c, s = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    runs = []
+    per_step = bench.gatys_step_timer(c, s, GatysConfig.for_profile("ci").replace(steps=3), runs=runs)()
+    [r] = runs
+    assert 0.0 < per_step and r["first"] + 2 * per_step <= r["seconds"] * 1.001
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        bench.gatys_step_timer(c, s, GatysConfig.for_profile("ci").replace(steps=1))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylelib.checks import InputError, check_features, check_image, check_same_size
+from stylelib.checks import (InputError, check_choice, check_features, check_image, check_int, check_positive,
+                             check_same_size, check_single)
 from stylelib.errors import StylelibError
 from stylelib.precision import autocast, check_precision, features_in
 
@@ -45,6 +46,41 @@ def test_features_and_sizes():
         check_features(torch.rand(1, 64, 4, 4), "g", channels=32)
     with pytest.raises(InputError, match="sizes differ"):
         check_same_size(torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 5), "h")
+
+
+def test_single_images_drop_a_batch_of_one():
+    x = torch.rand(3, 5, 6)
+    assert check_single(x, "f") is x
+    assert check_single(x[None], "f", channels=3).shape == (3, 5, 6)
+    with pytest.raises(InputError) as err:
+        check_single(torch.rand(2, 3, 5, 6), "f: the image")
+    assert str(err.value) == "f: the image: expected [C, H, W] or [1, C, H, W], got (2, 3, 5, 6)"
+    with pytest.raises(InputError, match=r"expected \[3, H, W\] or \[1, 3, H, W\], got \(1, 5, 6\)"):
+        check_single(torch.rand(1, 5, 6), "f", channels=3)
+    with pytest.raises(InputError, match="f: has non-finite values"):
+        check_single(torch.full((3, 2, 2), float("nan")), "f", finite=True)
+    with pytest.raises(InputError, match="expected a tensor"):
+        check_single([[0.0]], "f")
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: check_int(1.5, "box", "radius"), "box: radius must be a non-negative integer, got 1.5"),
+    (lambda: check_int(True, "box", "radius"), "box: radius must be a non-negative integer, got True"),
+    (lambda: check_int(0, "box", "radius", minimum=1), "box: radius must be an integer >= 1, got 0"),
+    (lambda: check_positive(0.0, "gf", "eps"), "gf: eps must be positive, got 0.0"),
+    (lambda: check_positive(float("inf"), "gf", "eps"), "gf: eps must be positive, got inf"),
+    (lambda: check_choice("sym", "sm", "mode", ("a", "b")), "sm: mode must be 'a' or 'b', got 'sym'"),
+    (lambda: check_choice("x", "sm", "mode", ("a", "b", "c")), "sm: mode must be one of 'a', 'b', 'c', got 'x'"),
+])
+def test_scalar_checks(call, words):
+    with pytest.raises(InputError) as err:
+        call()
+    assert str(err.value) == words
+
+
+def test_scalar_checks_return_the_value():
+    assert check_int(3, "f", "n") == 3 and check_positive(2, "f", "eps") == 2.0
+    assert check_choice("b", "f", "mode", ("a", "b")) == "b"
 
 
 class TestPrecision:

@@ -34,3 +34,15 @@ def test_scalar_values_notes_and_untested_claims():
 def test_table_columns():
     table = claims_table([Claim("a", "b", 1, at_least(0))])
     assert list(table.columns) == list(COLUMNS) and table.iloc[0]["verdict"] == "consistent"
+
+
+def test_strict_bounds_and_verdict_words_formatted_from_the_value():
+    from stylelib.report.claims import less_than, more_than
+
+    v = {"ratio": 1.0, "k": 3, "n": 5}
+    assert Claim("x", "{ratio}", v, more_than(1, "ratio")).ok is False
+    assert Claim("x", "{ratio}", v, at_least(1, "ratio")).ok is True
+    assert Claim("x", "{ratio}", v, less_than(1, "ratio")).ok is False
+    assert more_than(1, "ratio", "×").text == "ratio > 1×" and less_than(0.5).text == "< 0.5"
+    c = Claim("x", "{ratio}", v, less_than(1, "ratio"), fails="only {k} of {n}", holds="all {n}")
+    assert c.verdict == "only 3 of 5"

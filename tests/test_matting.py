@@ -140,7 +140,7 @@ class TestMatrixFree:
 
 class TestErrors:
     def test_not_rgb(self):
-        with pytest.raises(ValueError, match=r"expected an RGB image \[3, H, W\]"):
+        with pytest.raises(ValueError, match=r"the RGB image: expected \[3, H, W\] or \[1, 3, H, W\], got \(1, 6, 6\)"):
             matting_laplacian(torch.rand(1, 6, 6))
         with pytest.raises(ValueError, match="RGB image"):
             matting_laplacian(torch.rand(2, 3, 6, 6))

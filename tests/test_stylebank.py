@@ -332,3 +332,18 @@ class TestCommittedWeights:
         assert catalog.get("stylebank").fn is stylize_stylebank
         with pytest.raises(StyleBankError, match="no bank for style"):
             stylize_stylebank(x, "not-a-style")
+
+    def test_style_references_are_the_images_or_without_data_each_banks_own_output(self, monkeypatch):
+        from stylelib.recipes import stylebank as recipe
+        from stylelib.recipes.stylebank import StyleReferences, config_of
+
+        net, cfg = load_stylebank("stylebank-quick"), config_of("stylebank-quick")
+        x = _images(1, 40)
+        monkeypatch.setattr(recipe, "load_styles", lambda *a, **k: (_ for _ in ()).throw(StyleBankError("no data")))
+        refs = StyleReferences(net, cfg, 64)
+        assert not refs.have_images and refs.images == [None] * len(net.style_names)
+        assert torch.equal(refs(2, x), net.stylize(x, 2))
+        styles = [_images(1, 24, seed=i) for i in range(len(net.style_names))]
+        monkeypatch.setattr(recipe, "load_styles", lambda *a, **k: (list(net.style_names), styles, "art"))
+        refs = StyleReferences(net, cfg, 64)
+        assert refs.have_images and refs(2, x) is styles[2]

@@ -20,7 +20,6 @@ from stylelib.vgg import (
     CONV_LAYERS,
     LAYERS,
     VGG19Features,
-    available_weights,
     caffe_weights_path,
     layer_index,
     shared_vgg,
@@ -419,13 +418,6 @@ class TestTorchvisionWeights:
         assert str(empty_hub / "checkpoints" / "vgg19-dcbb9e9d.pth") in message
         assert "\n" not in message
         assert not empty_hub.exists()  # nothing fetched, nothing created
-
-    def test_available_weights(self, empty_hub):
-        status = available_weights()
-        assert set(status) == {"caffe", "torchvision"}
-        assert status["caffe"].startswith("available")
-        assert status["torchvision"].startswith("unavailable")
-        assert "vgg19-dcbb9e9d.pth" in status["torchvision"]
 
     def test_unknown_source(self, fresh_caches):
         with pytest.raises(ValueError) as info:

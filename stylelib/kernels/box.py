@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import torch
 
+from ..checks import InputError, check_int
+
 __all__ = ["box_count", "box_mean", "box_sum"]
 
 
 def _check(x: torch.Tensor, radius: int) -> None:
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
-        raise ValueError(f"box filter: expected a tensor [..., H, W], got "
+        raise InputError(f"box filter: expected a tensor [..., H, W], got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 0:
-        raise ValueError(f"box filter: radius must be a non-negative integer, got {radius!r}")
+    check_int(radius, "box filter", "radius")
 
 
 def _window_sum_1d(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
@@ -56,7 +57,7 @@ def box_count(height: int, width: int, radius: int, *, dtype: torch.dtype = torc
         return ((i + radius).clamp(max=n - 1) - (i - radius).clamp(min=0) + 1).to(dtype)
 
     if height < 1 or width < 1:
-        raise ValueError(f"box filter: image of {height}x{width} pixels is empty")
+        raise InputError(f"box filter: image of {height}x{width} pixels is empty")
     return per_axis(height)[:, None] * per_axis(width)[None, :]
 
 

@@ -60,6 +60,8 @@ import scipy.sparse
 import torch
 import torch.nn.functional as F
 
+from ..checks import InputError, check_choice, check_int, check_positive, check_single
+
 __all__ = ["MattingLaplacian", "matting_affinity", "matting_laplacian", "matting_laplacian_apply"]
 
 #: Levin et al.'s regulariser for colours in [0, 1]; Deep Photo Style Transfer and PhotoWCT use it too.
@@ -69,15 +71,7 @@ DEFAULT_EPS = 1e-7
 def _as_image(image) -> torch.Tensor:
     """An RGB image ``[3, H, W]`` or ``[1, 3, H, W]`` (tensor or array) as a float64 tensor ``[3, H, W]``."""
     t = image if isinstance(image, torch.Tensor) else torch.as_tensor(np.asarray(image))
-    shape = tuple(t.shape)
-    if t.dim() == 4 and t.shape[0] == 1:
-        t = t[0]
-    if t.dim() != 3 or t.shape[0] != 3:
-        raise ValueError(f"matting Laplacian: expected an RGB image [3, H, W] or [1, 3, H, W], got shape {shape}")
-    t = t.detach().to(torch.float64)
-    if not torch.isfinite(t).all():
-        raise ValueError("matting Laplacian: the image has non-finite values")
-    return t
+    return check_single(t, "matting Laplacian: the RGB image", channels=3, finite=True).detach().to(torch.float64)
 
 
 class MattingLaplacian:
@@ -90,15 +84,13 @@ class MattingLaplacian:
     """
 
     def __init__(self, image, eps: float = DEFAULT_EPS, radius: int = 1):
-        if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
-            raise ValueError(f"matting Laplacian: radius must be an integer >= 1, got {radius!r}")
-        if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps > 0):
-            raise ValueError(f"matting Laplacian: eps must be positive, got {eps!r}")
+        check_int(radius, "matting Laplacian", "radius", minimum=1)
+        check_positive(eps, "matting Laplacian", "eps")
         img = _as_image(image)
         _, h, w = img.shape
         d = 2 * radius + 1
         if h < d or w < d:
-            raise ValueError(f"matting Laplacian: the image ({h}x{w} pixels) is smaller than one {d}x{d} window")
+            raise InputError(f"matting Laplacian: the image ({h}x{w} pixels) is smaller than one {d}x{d} window")
         self.eps, self.radius, self.height, self.width = float(eps), radius, h, w
         self.diameter, self.window_size = d, d * d
         self.image = img
@@ -185,11 +177,11 @@ class MattingLaplacian:
         Computed in float64 and returned in ``x``'s dtype and shape.
         """
         if not isinstance(x, torch.Tensor):
-            raise ValueError(f"matting Laplacian: x must be a tensor, got {type(x).__name__}")
+            raise InputError(f"matting Laplacian: x must be a tensor, got {type(x).__name__}")
         batched = x.dim() == 4 and x.shape[0] == 1
         xs = x[0] if batched else x
         if xs.dim() != 3 or tuple(xs.shape[1:]) != (self.height, self.width):
-            raise ValueError(f"matting Laplacian: x must be [C, {self.height}, {self.width}] (the image's size), "
+            raise InputError(f"matting Laplacian: x must be [C, {self.height}, {self.width}] (the image's size), "
                              f"got shape {tuple(x.shape)}")
         out = self._apply64(xs.to(torch.float64)).to(x.dtype)
         return out[None] if batched else out
@@ -220,12 +212,11 @@ class MattingLaplacian:
         uses :meth:`apply`; ``"sparse"`` builds the CSR matrix once (cached) and
         multiplies with scipy, which is faster on a CPU when called many times.
         """
+        check_choice(method, "matting Laplacian", "method", ("matrix_free", "sparse"))
         if method == "sparse":
             if not hasattr(self, "_csr"):
                 self._csr = self.matrix()
             return _SparseQuadratic.apply(x, self._csr)
-        if method != "matrix_free":
-            raise ValueError(f"matting Laplacian: method must be 'matrix_free' or 'sparse', got {method!r}")
         xs = x.to(torch.float64)
         return (xs * self.apply(xs)).sum().to(x.dtype)
 

@@ -100,18 +100,18 @@ class AdaINConfig(ProfileConfig):
         paper = self.paper()
         why = {
             "lr": "a 50x shorter run, fine-tuning a decoder that already reconstructs (see init_from)",
-            "batch_size": "2-core CPU; batch 4 of 128 px crops costs about 0.5 s per step in bf16",
+            "batch_size": "2-core CPU",
             "crop": "CPU budget (the decoder is fully convolutional and runs at any size)",
             "load_size": "keeps the paper's ratio of crop to resized image (1:2)",
-            "steps": "20 minutes on 2 CPU cores instead of hours on a GPU",
+            "steps": "CPU minutes instead of hours on a GPU (the run's time: weights table)",
             "seconds": "the CPU run also stops at a wall-time budget",
             "warmup": "keeps the first Adam steps at the higher rate from overshooting",
             "self_style_fraction": "ours: a quarter of the batch uses its own content as style, which "
                                    "trains reconstruction (alpha = 0) directly in the short run",
-            "precision": "bf16 autocast in the frozen encoder is about 1.4x faster on this CPU",
+            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
             "init_from": "ours starts from the WCT relu4_1 decoder (same architecture, trained only to "
-                         "reconstruct); from random weights, 40 CPU minutes gave a decoder whose "
-                         "reconstructions were covered in style texture (14.8 dB median PSNR)",
+                         "reconstruct): from random weights a CPU-length run leaves style texture on the "
+                         "reconstructions",
         }
         return deviation_rows(self, paper, why)
 

@@ -61,9 +61,9 @@ from .paper_config import ProfileConfig, deviation_rows
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4")
 #: VGG-19 counterpart of VGG-16's relu3_3 (the note's content layer)
 CONTENT_LAYER = "relu3_4"
-#: Mean activation of these layers of the Caffe VGG-19, measured over 10 DPST pairs (20 photos)
-#: at 256 px (per-image ranges 73-176, 62-172, 253-798, 26-59).  Features are divided by these
-#: before the losses so that every layer contributes on a scale near 1.
+#: Mean activation of these layers of the Caffe VGG-19 over the 20 photos of 10 DPST pairs at
+#: 256 px (computed once).  Features are divided by these before the losses so that every layer
+#: contributes on a scale near 1.
 FEATURE_SCALE: dict[str, float] = {"relu1_2": 101.7, "relu2_2": 109.3, "relu3_4": 492.0, "relu4_4": 41.9}
 
 #: style index of photo a's style and of photo b's style in a trained pair

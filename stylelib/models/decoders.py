@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..checks import check_features
 from ..vgg import _BLOCKS
 
 #: The encoder layers a mirror decoder can start from.
@@ -105,9 +106,7 @@ class MirrorDecoder(nn.Module):
         self.in_channels = self.plan[0].in_ch  # type: ignore[union-attr]
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if features.dim() != 4 or features.shape[1] != self.in_channels:
-            raise ValueError(f"decoder for {self.layer} expects [N, {self.in_channels}, h, w] features, "
-                             f"got {tuple(features.shape)}")
+        check_features(features, f"decoder for {self.layer}", channels=self.in_channels)
         return self.net(features * self.input_scale if self.input_scale != 1.0 else features)
 
     @torch.no_grad()

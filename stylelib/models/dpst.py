@@ -37,11 +37,12 @@ import torch
 import torch.nn.functional as F
 
 
+from ..checks import check_image
 from ..losses import content_loss
 from ..kernels.matting import DEFAULT_EPS, MattingLaplacian
 from ..masks import load_mask, one_hot, shared_labels
 from ..vgg import VGG19Features
-from .gatys import STYLE_LAYERS, GatysConfig, GatysObjective, GatysResult, _check_image, optimise_image
+from .gatys import STYLE_LAYERS, GatysConfig, GatysObjective, GatysResult, optimise_image
 from .paper_config import ProfileConfig, deviation_rows
 
 LAPLACIAN_METHODS = ("sparse", "matrix_free")
@@ -243,8 +244,8 @@ def stylize_dpst(
     Returns the image and the loss history (``stage`` column: 1 or 2).
     """
     cfg = config if config is not None else DPSTConfig()
-    _check_image(content, "content")
-    _check_image(style, "style")
+    check_image(content, "stylize_dpst: content", batch=1, min_side=16)
+    check_image(style, "stylize_dpst: style", batch=1, min_side=16)
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     objective = DPSTObjective(content, style, cfg, content_labels=content_labels, style_labels=style_labels,

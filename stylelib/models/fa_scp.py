@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import InputError, check_features
 from ..precision import features_in
 from ..images import pad_to_multiple
 from ..losses import mean_std, mean_std_style_loss
@@ -159,19 +160,14 @@ class FASCPConfig(ProfileConfig):
             "restyle_steps": "same ratio of stage 2 to stage 1 (about 1:4)",
             "seconds": "the CPU run also stops at a wall-time budget",
             "restyle_seconds": "the CPU run also stops at a wall-time budget",
-            "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
-            "identity_weight": "the note's optional photorealism term (weight 1 there), on at 10: without it our "
-                               "first quick run (751 stage-1 steps) inverted the tones of its outputs (grayscale "
-                               "SSIM to the content -0.03 to -0.35 on 4 held-out pairs); after 100 steps G(C, C) "
-                               "was still inverted at weight 1 and at 10 (SSIM about -0.2 and -0.14); at 10 it "
-                               "was right by step 200 (0.10 and 0.37); weight 1 was not run further",
-            "identity_batch": "one sample of four: the identity pass on the whole batch made a step 2.4 times "
-                              "slower (5.6 s instead of 2.4 s on one core)",
+            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
+            "identity_weight": "the note's optional photorealism term, on and stronger: without it a short run "
+                               "inverts the tones of its outputs (negative grayscale SSIM to the content)",
+            "identity_batch": "one sample of four: the identity pass on the whole batch roughly doubles a step",
             "content_skips": "the note starts without skips; in a short run a decoder from relu4_1 alone loses "
-                             "too much detail for a photorealistic result (our AdaIN decoder: 16 dB)",
-            "max_style_tokens": "16 x 16 instead of 32 x 32 pooled style positions: with the affinity below, a "
-                                "training step at 128 px, batch 4, costs 1.17 s instead of 2.08 s on 2 CPU threads",
-            "affinity_tokens": "as max_style_tokens (measured together)",
+                             "too much detail for a photorealistic result",
+            "max_style_tokens": "fewer pooled style positions: the attention's cost falls with their square",
+            "affinity_tokens": "as max_style_tokens",
         }
         rows = deviation_rows(self, self.paper(), why)
         rows += [
@@ -217,11 +213,10 @@ class FALayer(nn.Module):
             self.out = nn.Conv2d(channels, channels, 1)
 
     def forward(self, h: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        if h.dim() != 4 or style.dim() != 4 or h.shape[1] != self.channels or style.shape[1] != self.channels:
-            raise ValueError(f"FALayer({self.channels}): expected [N, {self.channels}, H, W] content and style "
-                             f"features, got {tuple(h.shape)} and {tuple(style.shape)}")
+        check_features(h, f"FALayer({self.channels}): content", channels=self.channels)
+        check_features(style, f"FALayer({self.channels}): style", channels=self.channels)
         if style.shape[0] not in (1, h.shape[0]):
-            raise ValueError(f"FALayer: style batch {style.shape[0]} does not match content batch {h.shape[0]}")
+            raise InputError(f"FALayer: style batch {style.shape[0]} does not match content batch {h.shape[0]}")
         style = style.expand(h.shape[0], -1, -1, -1)
         if self.mode == "adain":
             m, s = mean_std(style)

@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 
+from ..checks import check_image
 from ..precision import features_in
 from ..color import PRESERVE_COLOR, luminance_transfer, match_color
 from ..losses import content_loss, gram_matrix, gram_style_loss, tv_loss
@@ -196,14 +197,6 @@ class GatysResult:
     config: GatysConfig = field(repr=False, default=None)
 
 
-def _check_image(x: torch.Tensor, name: str) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"stylize_gatys: {name} must be one RGB image [1, 3, H, W] in [0, 1], got {shape}")
-    if min(x.shape[-2:]) < 16:
-        raise ValueError(f"stylize_gatys: {name} is {tuple(x.shape[-2:])}; each side needs at least 16 pixels")
-
-
 class GatysObjective:
     """The Gatys loss for one content/style pair, with the targets precomputed."""
 
@@ -338,8 +331,8 @@ def stylize_gatys(
     ``callback(step, image, parts)`` is called after each evaluation.
     """
     cfg = config if config is not None else GatysConfig()
-    _check_image(content, "content")
-    _check_image(style, "style")
+    check_image(content, "stylize_gatys: content", batch=1, min_side=16)
+    check_image(style, "stylize_gatys: style", batch=1, min_side=16)
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     if cfg.preserve_color == "histogram":

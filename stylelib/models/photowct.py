@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_features
 from ..precision import autocast
 from ..images import pad_to_multiple
 from ..masks import resize_labels, shared_labels
@@ -124,7 +125,7 @@ class PhotoWCTConfig(ProfileConfig):
             "seconds": "the CPU run also stops at a wall-time budget per decoder",
             "init_from": "ours starts each decoder from our WCT decoder of the same level (same convolutions, "
                          "nearest upsampling) and fine-tunes it through max-unpooling",
-            "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
+            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
         }
         rows = deviation_rows(self, self.paper(), why)
         rows.append({"parameter": "training data", "paper": "MS-COCO", "ours": "photos only: the DPST photos minus the held-out pairs, and the "
@@ -144,9 +145,7 @@ class UnpoolDecoder(MirrorDecoder):
 
     def forward(self, features: torch.Tensor, pools: Sequence[tuple[torch.Tensor, torch.Size]] | None = None
                 ) -> torch.Tensor:
-        if features.dim() != 4 or features.shape[1] != self.in_channels:
-            raise ValueError(f"decoder for {self.layer} expects [N, {self.in_channels}, h, w] features, "
-                             f"got {tuple(features.shape)}")
+        check_features(features, f"decoder for {self.layer}", channels=self.in_channels)
         n_up = sum(isinstance(m, nn.Upsample) for m in self.net)
         if pools is None or len(pools) != n_up:
             raise ValueError(f"the {self.layer} unpooling decoder needs {n_up} pooling switches, got "

@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_features
+
 __all__ = ["HaarBands", "HaarPool", "HaarUnpool", "haar_filters"]
 
 BANDS = ("LL", "LH", "HL", "HH")
@@ -60,12 +62,6 @@ class HaarBands(NamedTuple):
     hh: torch.Tensor
 
 
-def _check_map(x, who: str) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        raise ValueError(f"{who}: expected a tensor [N, C, H, W], got "
-                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-
-
 class HaarPool(nn.Module):
     """Stride-2 Haar analysis: ``[N, C, H, W]`` (H, W even) -> :class:`HaarBands` ``(LL, LH, HL, HH)``."""
 
@@ -74,7 +70,7 @@ class HaarPool(nn.Module):
         self.register_buffer("filters", haar_filters()[:, None], persistent=False)  # [4, 1, 2, 2]
 
     def forward(self, x: torch.Tensor) -> HaarBands:
-        _check_map(x, "HaarPool")
+        check_features(x, "HaarPool")
         n, c, h, w = x.shape
         if h % 2 or w % 2:
             raise ValueError(f"HaarPool: height and width must be even, got {h}x{w}")
@@ -104,7 +100,7 @@ class HaarUnpool(nn.Module):
     def forward(self, ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch.Tensor,
                 skip: torch.Tensor | None = None) -> torch.Tensor:
         for name, t in zip(BANDS, (ll, lh, hl, hh)):
-            _check_map(t, f"HaarUnpool ({name})")
+            check_features(t, f"HaarUnpool ({name})")
         if not (ll.shape == lh.shape == hl.shape == hh.shape):
             raise ValueError(f"HaarUnpool: the four bands must have the same shape, got "
                              f"{[tuple(t.shape) for t in (ll, lh, hl, hh)]}")
@@ -119,7 +115,7 @@ class HaarUnpool(nn.Module):
         up = up.reshape(n, c, 4, 2 * h, 2 * w).transpose(1, 2).reshape(n, 4 * c, 2 * h, 2 * w)
         if skip is None:
             return up
-        _check_map(skip, "HaarUnpool (skip)")
+        check_features(skip, "HaarUnpool (skip)")
         if skip.shape[0] != n or skip.shape[2:] != up.shape[2:]:
             raise ValueError(f"HaarUnpool: skip must be [{n}, C', {2 * h}, {2 * w}], got {tuple(skip.shape)}")
         return torch.cat([up, skip], 1)

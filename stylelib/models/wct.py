@@ -196,10 +196,9 @@ class WCTConfig(ProfileConfig):
             "seconds": "the CPU run also stops at a wall-time budget per decoder",
             "slim_deep_decoder": "the full relu5_1 mirror has 12.9 M parameters (26 MB in fp16); the slim one "
                                  "4.1 M (8 MB) fits the 10 MB limit for committed weights",
-            "precision": "bf16 autocast in the frozen encoder is about 1.4x faster on this CPU",
-            "transfer_levels": "our relu5_1 decoder, trained 10 CPU minutes, reconstructs at about 13 dB; "
-                               "starting the cascade there scrambled the content and raised the Gram distance "
-                               "to the style on some art pairs (pass levels= to use all five)",
+            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
+            "transfer_levels": "our short-run relu5_1 decoder reconstructs worst (weights table of notebook 00); "
+                               "starting the cascade there scrambles the content (pass levels= to use all five)",
         }
         rows = deviation_rows(self, paper, why)
         rows.append({"parameter": "training data", "paper": "MS-COCO", "ours": "DPST photos and art-set paintings",

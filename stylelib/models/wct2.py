@@ -102,9 +102,9 @@ class WCT2Config(ProfileConfig):
             "load_size": "keeps the 1:2 ratio of crop to resized image",
             "steps": "minutes on a CPU instead of hours on a GPU",
             "seconds": "the CPU run also stops at a wall-time budget",
-            "precision": "bf16 autocast in the frozen encoder is faster on this CPU",
+            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
             "init_from": "ours starts from our WCT relu4_1 decoder (same convolutions; the band fusion starts as "
-                         "a nearest upsampling); from random weights, 25 CPU minutes (479 steps) reached 13.3 dB",
+                         "a nearest upsampling): from random weights a CPU-length run reconstructs poorly",
         }
         rows = deviation_rows(self, self.paper(), why)
         rows += [

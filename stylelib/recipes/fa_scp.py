@@ -50,9 +50,9 @@ def _stage(net: FASCPNet, loss_fn: SCPLoss, contents, styles, cfg: FASCPConfig, 
 
     steps, seconds = (cfg.steps, cfg.seconds) if stage == 1 else (cfg.restyle_steps, cfg.restyle_seconds)
     budget = Budget(steps, seconds, cfg.checkpoint_every, cfg.seed + stage)
-    sub = Path(run_dir) / f"stage{stage}" if run_dir is not None else None
-    again = resume and sub is not None and (sub / "state.pt").is_file()
-    return fit(net.decoder, step_fn, opt, budget, run_dir=sub, resume=again, progress=progress,
+    stage_dir = Path(run_dir) / f"stage{stage}" if run_dir is not None else None
+    again = resume and stage_dir is not None and (stage_dir / "state.pt").is_file()
+    return fit(net.decoder, step_fn, opt, budget, run_dir=stage_dir, resume=again, progress=progress,
                config=dataclasses.asdict(cfg) | {"stage": stage},
                desc=f"fa_scp stage {stage} ({cfg.profile})",
                callbacks=[LRSchedule(warmup(cfg.warmup))])

@@ -52,6 +52,27 @@ def load_styles(cfg: StyleBankConfig, n: int, offset: int = 0,
     return [r.name for r in chosen], images, f"{source} ({', '.join(r.name for r in chosen)})"
 
 
+class StyleReferences:
+    """What "distance to style i" is measured against for a trained bank ``net``.
+
+    The training style images (short side ``size``) when they are on this
+    machine; without the data, bank i's own output on the same photo, so a
+    notebook still runs (``have_images`` says which).
+    """
+
+    def __init__(self, net: StyleBankNet, cfg: StyleBankConfig, size: int):
+        self.net, n = net, len(net.style_names)
+        try:
+            names, images, _ = load_styles(cfg.replace(style_size=size), n)
+            self.have_images = names == list(net.style_names)
+        except StylelibError:
+            self.have_images = False
+        self.images: list[torch.Tensor | None] = images if self.have_images else [None] * n
+
+    def __call__(self, i: int, photo: torch.Tensor) -> torch.Tensor:
+        return self.images[i] if self.have_images else self.net.stylize(photo, i)
+
+
 def train_stylebank(cfg: StyleBankConfig, style_names: Sequence[str], style_images: Sequence[torch.Tensor], *,
                     run_dir=None, resume: bool = False, progress: bool = True, content_source="auto",
                     desc: str | None = None) -> tuple[StyleBankNet, TrainResult, str]:

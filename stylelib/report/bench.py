@@ -126,6 +126,47 @@ def stopwatch(fn: Callable, *args, **kwargs) -> Callable[[], float]:
     return run
 
 
+def metered(fn: Callable, *args, memory: list[float] | None = None, **kwargs) -> Callable[[], float]:
+    """A runner like :func:`stopwatch` that also appends each call's peak memory (MB) to ``memory``.
+
+    Time and memory come from :func:`stylelib.metrics.measure`.
+    """
+    from ..metrics import measure
+
+    def run() -> float:
+        _, seconds, mb = measure(fn, *args, **kwargs)
+        if memory is not None:
+            memory.append(mb)
+        return seconds
+
+    return run
+
+
+def gatys_step_timer(content: torch.Tensor, style: torch.Tensor, config, *, runs: list[dict] | None = None
+                     ) -> Callable[[], float]:
+    """A runner that optimises once with ``config`` (at least 2 steps) and returns the seconds per L-BFGS step.
+
+    The per-step time is taken over steps 2..N, after the VGG-19 and the
+    targets are set up.  Each call appends ``{"seconds": whole run,
+    "first": set-up and first step, "MB": peak memory}`` to ``runs``.
+    """
+    from ..metrics import measure
+    from ..models.gatys import stylize_gatys
+
+    if config.steps < 2:
+        raise ValueError(f"gatys_step_timer: needs at least 2 steps (the per-step time uses steps 2..N), "
+                         f"got {config.steps}")
+
+    def run() -> float:
+        res, seconds, mb = measure(stylize_gatys, content, style, config, progress=False)
+        first = float(res.history["seconds"].iloc[0])
+        if runs is not None:
+            runs.append({"seconds": seconds, "first": first, "MB": mb})
+        return (res.seconds - first) / (len(res.history) - 1)
+
+    return run
+
+
 def medians(times: dict[str, list[float]]) -> dict[str, float]:
     """The median of each runner's times."""
     return {k: statistics.median(v) for k, v in times.items()}
@@ -276,8 +317,7 @@ FEEDFORWARD_METHODS = ("adain", "wct", "gatys_step")
 
 @benchmark("feedforward_inference")
 def feedforward_inference(args: argparse.Namespace) -> dict:
-    from ..metrics import measure
-    from ..models.gatys import GatysConfig, stylize_gatys
+    from ..models.gatys import GatysConfig
     from ..recipes.adain import load_adain, stylize_adain
     from ..recipes.wct import load_wct, stylize_wct
 
@@ -292,35 +332,17 @@ def feedforward_inference(args: argparse.Namespace) -> dict:
     stylize_wct(*images[sizes[0]], net=wct_net)
 
     peak: dict[str, dict[str, list[float]]] = {m: {str(s): [] for s in sizes} for m in FEEDFORWARD_METHODS}
-    gatys_run: dict[str, list[float]] = {str(s): [] for s in sizes}
-
-    def feedforward(method: str, size: int) -> Callable[[], float]:
-        fn = stylize_adain if method == "adain" else stylize_wct
-        net = adain_net if method == "adain" else wct_net
-
-        def run() -> float:
-            _, seconds, mb = measure(fn, *images[size], net=net)
-            peak[method][str(size)].append(mb)
-            return seconds
-
-        return run
-
-    def gatys_step(size: int) -> Callable[[], float]:
-        def run() -> float:
-            res, seconds, mb = measure(stylize_gatys, *images[size], GatysConfig(steps=steps), progress=False)
-            peak["gatys_step"][str(size)].append(mb)
-            gatys_run[str(size)].append(seconds)
-            first = float(res.history["seconds"].iloc[0])
-            return (res.seconds - first) / (len(res.history) - 1)
-
-        return run
-
+    gatys_runs: dict[str, list[dict]] = {str(s): [] for s in sizes}
     runners: dict[str, Callable[[], float]] = {}
     for size in sizes:  # one round: every method at every size, side by side
-        runners[f"adain@{size}"] = feedforward("adain", size)
-        runners[f"wct@{size}"] = feedforward("wct", size)
-        runners[f"gatys_step@{size}"] = gatys_step(size)
+        runners[f"adain@{size}"] = metered(stylize_adain, *images[size], net=adain_net, memory=peak["adain"][str(size)])
+        runners[f"wct@{size}"] = metered(stylize_wct, *images[size], net=wct_net, memory=peak["wct"][str(size)])
+        runners[f"gatys_step@{size}"] = gatys_step_timer(*images[size], GatysConfig(steps=steps),
+                                                         runs=gatys_runs[str(size)])
     raw = interleaved(runners, repeats)
+    for size, runs in gatys_runs.items():
+        peak["gatys_step"][size] = [r["MB"] for r in runs]
+    gatys_run = {size: [r["seconds"] for r in runs] for size, runs in gatys_runs.items()}
     timing = by_size(raw, FEEDFORWARD_METHODS, sizes, {"wct_over_adain": ("wct", "adain"),
                                                        "gatys_step_over_adain": ("gatys_step", "adain"),
                                                        "gatys_step_over_wct": ("gatys_step", "wct")})

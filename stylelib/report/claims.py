@@ -58,6 +58,18 @@ def at_most(bound: float, key: str | None = None, unit: str = "") -> Criterion:
     return Criterion(f"{what}≤ {_fmt(bound)}{unit}", lambda v: _pick(v, key) <= bound)
 
 
+def more_than(bound: float, key: str | None = None, unit: str = "") -> Criterion:
+    """``value[key] > bound`` (strictly)."""
+    what = f"{key} " if key else ""
+    return Criterion(f"{what}> {_fmt(bound)}{unit}", lambda v: _pick(v, key) > bound)
+
+
+def less_than(bound: float, key: str | None = None, unit: str = "") -> Criterion:
+    """``value[key] < bound`` (strictly)."""
+    what = f"{key} " if key else ""
+    return Criterion(f"{what}< {_fmt(bound)}{unit}", lambda v: _pick(v, key) < bound)
+
+
 def below(key: str, other: str) -> Criterion:
     """``value[key] < value[other]``: one measured quantity under another (a baseline's)."""
     return Criterion(f"{key} < {other}", lambda v: v[key] < v[other])
@@ -82,7 +94,8 @@ def is_true(text: str, key: str | None = None) -> Criterion:
 class Claim:
     """One row of a claims table.
 
-    ``measured`` is formatted with the fields of ``value`` (a mapping) or with
+    ``measured`` (and the verdict words ``holds``, ``fails``, ``untested``,
+    ``note``) are formatted with the fields of ``value`` (a mapping) or with
     ``value=`` (anything else).  Without a criterion the verdict is
     ``untested``, which should say why.
     """
@@ -111,7 +124,7 @@ class Claim:
     def verdict(self) -> str:
         ok = self.ok
         text = self.untested if ok is None else (self.holds if ok else self.fails)
-        return text + (f"; {self._format(self.note)}" if self.note else "")
+        return self._format(text) + (f"; {self._format(self.note)}" if self.note else "")
 
     def row(self) -> dict[str, str]:
         return dict(zip(COLUMNS, (self.claim, self._format(self.measured),

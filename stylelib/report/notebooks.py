@@ -197,12 +197,12 @@ def run(profile: str, *, kernel: str | None = None, keep_going: bool = True, **w
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stylelib.report.notebooks", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p_index = sub.add_parser("index", help="write <figures>/README.md listing every PNG, CSV and MD")
+    commands = parser.add_subparsers(dest="cmd", required=True)
+    p_index = commands.add_parser("index", help="write <figures>/README.md listing every PNG, CSV and MD")
     p_index.add_argument("figures_dir", nargs="?", default="figures")
     for name, text in (("run", "execute every numbered notebook with papermill"),
                        ("check", "only check the parameter files of a profile")):
-        p = sub.add_parser(name, help=text)
+        p = commands.add_parser(name, help=text)
         p.add_argument("--profile", default="quick")
         p.add_argument("--notebooks-dir", default="notebooks")
         p.add_argument("--params-dir", default="params")
