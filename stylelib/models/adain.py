@@ -38,14 +38,14 @@ from ..losses import mean_std, mean_std_style_loss
 from ..precision import features_in
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
-from .paper_config import ProfileConfig, deviation_rows
+from .paper_config import TrainingConfig, deviation_rows
 
 ENCODER_LAYER = "relu4_1"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
 @dataclass
-class AdaINConfig(ProfileConfig):
+class AdaINConfig(TrainingConfig):
     """Hyper-parameters of AdaIN training; :meth:`deviations` lists paper vs ours.
 
     The defaults are the ``quick`` profile (minutes on a 2-core CPU);
@@ -63,20 +63,12 @@ class AdaINConfig(ProfileConfig):
     lr_decay: float = 5e-5
     #: linear learning-rate warm-up over this many steps (none in the paper)
     warmup: int = 100
-    batch_size: int = 4
-    crop: int = 128
-    load_size: int = 256
     steps: int = 3000
     #: wall-time budget of one invocation in seconds (None: no limit)
     seconds: float | None = 1200.0
-    checkpoint_every: int = 200
-    seed: int = 0
     eps: float = 1e-5
-    #: "fp32" or "bf16" (encoder passes under CPU autocast; decoder weights and losses in fp32)
-    precision: str = "bf16"
     #: registered relu4_1 reconstruction decoder to start from (None: random initialisation, as the paper)
     init_from: str | None = "wct-quick-relu4_1"
-    profile: str = "quick"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -100,15 +92,11 @@ class AdaINConfig(ProfileConfig):
         paper = self.paper()
         why = {
             "lr": "a 50x shorter run, fine-tuning a decoder that already reconstructs (see init_from)",
-            "batch_size": "2-core CPU",
             "crop": "CPU budget (the decoder is fully convolutional and runs at any size)",
             "load_size": "keeps the paper's ratio of crop to resized image (1:2)",
             "steps": "CPU minutes instead of hours on a GPU (the run's time: weights table)",
-            "seconds": "the CPU run also stops at a wall-time budget",
-            "warmup": "keeps the first Adam steps at the higher rate from overshooting",
             "self_style_fraction": "ours: a quarter of the batch uses its own content as style, which "
                                    "trains reconstruction (alpha = 0) directly in the short run",
-            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
             "init_from": "ours starts from the WCT relu4_1 decoder (same architecture, trained only to "
                          "reconstruct): from random weights a CPU-length run leaves style texture on the "
                          "reconstructions",

@@ -54,7 +54,7 @@ from ..images import pad_to_multiple
 from ..losses import content_loss, gram_matrix, gram_style_loss
 from ..precision import autocast, features_in
 from ..vgg import VGG19Features
-from .paper_config import ProfileConfig, deviation_rows
+from .paper_config import TrainingConfig, deviation_rows
 
 #: VGG-19 layers at the end of blocks 1-4, the counterparts of VGG-16's relu1_2, relu2_2,
 #: relu3_3 and relu4_3 (the last ReLU of each block) that the method note assumes
@@ -76,7 +76,7 @@ class ConsistencyError(StylelibError, ValueError):
 
 # ----------------------------------------------------------------------------- configuration
 @dataclass
-class ConsistencyConfig(ProfileConfig):
+class ConsistencyConfig(TrainingConfig):
     """Hyper-parameters of the pair; :meth:`deviations` lists paper vs ours.
 
     The paper gives none of these numbers: its "values" (:meth:`paper`) are
@@ -120,13 +120,7 @@ class ConsistencyConfig(ProfileConfig):
     adapt_lr: float | None = 5e-3
     #: initial theta of a new style: "target" (copy of photo b's) or "identity" (gamma 1, beta 0)
     adapt_init: str = "target"
-    checkpoint_every: int = 200
-    seed: int = 0
     eps: float = 1e-5
-    #: "fp32" or "bf16" (generator and VGG passes of training under bf16 autocast; weights, losses and
-    #: inference in fp32)
-    precision: str = "bf16"
-    profile: str = "quick"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -50,7 +50,7 @@ from ..precision import features_in
 from ..images import pad_to_multiple
 from ..losses import mean_std, mean_std_style_loss
 from ..vgg import ACTIVATION_SCALE, CHANNELS, VGG19Features
-from .paper_config import ProfileConfig, deviation_rows
+from .paper_config import TrainingConfig, deviation_rows
 
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 FA_MODES = ("attention", "adain")
@@ -64,7 +64,7 @@ VARIANTS: dict[str, dict] = {
 
 
 @dataclass
-class FASCPConfig(ProfileConfig):
+class FASCPConfig(TrainingConfig):
     """Hyper-parameters of FA+SCP; :meth:`deviations` lists the reconstruction's values vs ours.
 
     The paper's values are unknown (abstract only); :meth:`paper` holds the
@@ -96,18 +96,12 @@ class FASCPConfig(ProfileConfig):
     lr: float = 2e-4
     restyle_lr: float = 1e-4
     warmup: int = 50
-    batch_size: int = 4
-    crop: int = 128
-    load_size: int = 256
     steps: int = 3000
     restyle_steps: int = 750
     #: wall-time budgets of the two stages (None: no limit)
     seconds: float | None = 1200.0
     restyle_seconds: float | None = 300.0
     checkpoint_every: int = 100
-    precision: str = "bf16"
-    seed: int = 0
-    profile: str = "quick"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -152,15 +146,9 @@ class FASCPConfig(ProfileConfig):
         why = {
             "lr": "a 100x shorter run on a CPU",
             "restyle_lr": "same ratio to the stage-1 rate as the reconstruction",
-            "warmup": "keeps the first Adam steps at the higher rate from overshooting",
-            "batch_size": "2-core CPU",
-            "crop": "CPU budget; the network is fully convolutional",
-            "load_size": "keeps the 1:2 ratio of crop to resized image",
             "steps": "minutes on a CPU instead of a day on a GPU",
             "restyle_steps": "same ratio of stage 2 to stage 1 (about 1:4)",
-            "seconds": "the CPU run also stops at a wall-time budget",
             "restyle_seconds": "the CPU run also stops at a wall-time budget",
-            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
             "identity_weight": "the note's optional photorealism term, on and stronger: without it a short run "
                                "inverts the tones of its outputs (negative grayscale SSIM to the content)",
             "identity_batch": "one sample of four: the identity pass on the whole batch roughly doubles a step",

@@ -18,14 +18,41 @@ PROFILES = ("ci", "quick", "paper")
 BOOKKEEPING = frozenset({"checkpoint_every", "profile"})
 
 
+#: the reasons shared by the networks we train on a CPU in minutes; a config's own ``why`` overrides them
+CPU_REASONS: Mapping[str, str] = {
+    "batch_size": "2-core CPU",
+    "crop": "CPU budget; the network is fully convolutional",
+    "load_size": "keeps the 1:2 ratio of crop to resized image",
+    "steps": "minutes on a CPU instead of hours on a GPU",
+    "seconds": "the CPU run also stops at a wall-time budget",
+    "warmup": "keeps the first Adam steps at the higher rate from overshooting",
+    "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
+}
+
+
 def deviation_rows(ours: Any, paper: Any, why: Mapping[str, str]) -> list[dict[str, str]]:
-    """Rows ``{parameter, paper, ours, why}`` for every field (bookkeeping aside) where ``ours`` and ``paper`` differ."""
+    """Rows ``{parameter, paper, ours, why}`` for every field (bookkeeping aside) where ``ours`` and ``paper`` differ.
+
+    A field without a reason in ``why`` takes the shared one of :data:`CPU_REASONS`, if any.
+    """
+    why = {**CPU_REASONS, **why}
     rows = []
     for f in dataclasses.fields(ours):
         a, b = getattr(paper, f.name), getattr(ours, f.name)
         if a != b and f.name not in BOOKKEEPING:
             rows.append({"parameter": f.name, "paper": str(a), "ours": str(b), "why": why.get(f.name, "")})
     return rows
+
+
+def per_level_budgets(cfg: Any) -> None:
+    """For a config that trains one decoder per level: ``levels``, ``transfer_levels``, ``steps`` and
+    ``seconds`` (or None) as tuples, with one step count and one budget per level."""
+    cfg.levels, cfg.transfer_levels = tuple(cfg.levels), tuple(cfg.transfer_levels)
+    cfg.steps = tuple(int(s) for s in cfg.steps)
+    if cfg.seconds is not None:
+        cfg.seconds = tuple(float(s) for s in cfg.seconds)
+    if len(cfg.steps) != len(cfg.levels) or (cfg.seconds is not None and len(cfg.seconds) != len(cfg.levels)):
+        raise ValueError(f"{type(cfg).__name__}: steps and seconds need one value per level")
 
 
 class ProfileConfig:
@@ -60,3 +87,18 @@ class ProfileConfig:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass
+class TrainingConfig(ProfileConfig):
+    """The settings every network trained on crops shares (a subclass re-declares a field to change its default)."""
+
+    batch_size: int = 4
+    #: training crop (px) out of photos resized to ``load_size`` on the short side
+    crop: int = 128
+    load_size: int = 256
+    seed: int = 0
+    #: "bf16": autocast on the CPU (stylelib.precision); "fp32": none
+    precision: str = "bf16"
+    checkpoint_every: int = 200
+    profile: str = "quick"

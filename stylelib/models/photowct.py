@@ -40,7 +40,7 @@ from ..masks import resize_labels, shared_labels
 from ..smoothing import FAST_EPS, FAST_RADIUS, LAMBDA, smooth_closed_form, smooth_fast
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import MirrorDecoder
-from .paper_config import ProfileConfig, deviation_rows
+from .paper_config import TrainingConfig, deviation_rows, per_level_budgets
 from .wct import wct, wct_regions
 
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -48,7 +48,7 @@ SMOOTHING = ("closed_form", "fast", "none")
 
 
 @dataclass
-class PhotoWCTConfig(ProfileConfig):
+class PhotoWCTConfig(TrainingConfig):
     """Decoder training and transfer settings of PhotoWCT; :meth:`deviations` lists paper vs ours.
 
     ``steps``/``seconds`` are per decoder, finest level first (relu1_1 ... relu4_1).
@@ -58,11 +58,8 @@ class PhotoWCTConfig(ProfileConfig):
     feature_weight: float = 1.0
     lr: float = 2e-4
     warmup: int = 20
-    batch_size: int = 4
-    crop: int = 128
-    load_size: int = 256
     steps: tuple[int, ...] = (1500, 1000, 2000, 3000)
-    #: the committed decoders got these budgets (relu3_1 and relu4_1 in two sittings), 39 min in all
+    #: wall-time budget per decoder (the committed runs' times: the registry)
     seconds: tuple[float, ...] | None = (100.0, 120.0, 240.0, 480.0)
     #: registered WCT decoders to start from (``<name>-<level>``; None: random initialisation, as the paper)
     init_from: str | None = "wct-quick"
@@ -77,20 +74,10 @@ class PhotoWCTConfig(ProfileConfig):
     min_label_fraction: float = 0.002
     alpha: float = 1.0
     eps: float = 1e-5
-    precision: str = "bf16"
-    checkpoint_every: int = 200
-    seed: int = 0
-    profile: str = "quick"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.levels = tuple(self.levels)
-        self.transfer_levels = tuple(self.transfer_levels)
-        self.steps = tuple(int(s) for s in self.steps)
-        if self.seconds is not None:
-            self.seconds = tuple(float(s) for s in self.seconds)
-        if len(self.steps) != len(self.levels) or (self.seconds is not None and len(self.seconds) != len(self.levels)):
-            raise ValueError("PhotoWCTConfig: steps and seconds need one value per level")
+        per_level_budgets(self)
         bad = [lv for lv in self.levels + self.transfer_levels if lv not in LEVELS]
         if bad:
             raise ValueError(f"PhotoWCTConfig: unknown levels {bad}; choose from {LEVELS}")
@@ -118,14 +105,11 @@ class PhotoWCTConfig(ProfileConfig):
         why = {
             "lr": "fine-tuning decoders that already reconstruct (see init_from)",
             "warmup": "keeps the first Adam steps from overshooting",
-            "batch_size": "2-core CPU",
             "crop": "CPU budget; the decoders are fully convolutional",
-            "load_size": "keeps the 1:2 ratio of crop to resized image",
             "steps": "minutes per decoder on a CPU instead of hours on a GPU",
             "seconds": "the CPU run also stops at a wall-time budget per decoder",
             "init_from": "ours starts each decoder from our WCT decoder of the same level (same convolutions, "
                          "nearest upsampling) and fine-tunes it through max-unpooling",
-            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
         }
         rows = deviation_rows(self, self.paper(), why)
         rows.append({"parameter": "training data", "paper": "MS-COCO", "ours": "photos only: the DPST photos minus the held-out pairs, and the "

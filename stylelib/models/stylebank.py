@@ -50,7 +50,7 @@ from ..images import pad_to_multiple
 from ..kmeans import kmeans
 from ..losses import gram_matrix, gram_style_loss, tv_loss
 from ..vgg import VGG19Features
-from .paper_config import ProfileConfig, deviation_rows
+from .paper_config import TrainingConfig, deviation_rows
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2")
 CONTENT_LAYER = "relu4_2"
@@ -65,7 +65,7 @@ class StyleBankError(StylelibError, ValueError):
 
 
 @dataclass
-class StyleBankConfig(ProfileConfig):
+class StyleBankConfig(TrainingConfig):
     """Hyper-parameters of StyleBank training; :meth:`deviations` lists paper vs ours.
 
     The defaults are the ``quick`` profile (CPU minutes: the multi-style run
@@ -89,9 +89,6 @@ class StyleBankConfig(ProfileConfig):
     #: learning rate multiplied by lr_decay_factor every lr_decay_every steps
     lr_decay_every: int = 100_000
     lr_decay_factor: float = 0.8
-    batch_size: int = 4
-    crop: int = 128
-    load_size: int = 256
     #: short side of each style image when its Gram targets are computed
     style_size: int = 256
     #: styles of the multi-style run: the first n_styles of the style group (art "sb_": StyleBank's own)
@@ -106,12 +103,8 @@ class StyleBankConfig(ProfileConfig):
     single_steps: int = 100_000
     single_seconds: float | None = 720.0
     checkpoint_every: int = 100
-    seed: int = 0
-    #: "fp32" or "bf16" (VGG passes under CPU autocast; the auto-encoder and the losses in fp32)
-    precision: str = "bf16"
     #: size of the held-out photos whose reconstruction PSNR is registered
     psnr_size: int = 256
-    profile: str = "quick"
 
     def __post_init__(self) -> None:
         super().__post_init__()

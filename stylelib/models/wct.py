@@ -33,7 +33,7 @@ from ..images import pad_to_multiple
 from ..precision import features_in
 from ..vgg import ACTIVATION_SCALE, VGG19Features
 from .decoders import DECODER_LAYERS, MirrorDecoder
-from .paper_config import ProfileConfig, deviation_rows
+from .paper_config import TrainingConfig, deviation_rows, per_level_budgets
 
 LEVELS = DECODER_LAYERS  # relu1_1 .. relu5_1
 
@@ -126,7 +126,7 @@ def wct_regions(content: torch.Tensor, style: torch.Tensor, content_labels: torc
 
 # ----------------------------------------------------------------------------- configuration
 @dataclass
-class WCTConfig(ProfileConfig):
+class WCTConfig(TrainingConfig):
     """Decoder training and transfer settings of WCT; :meth:`deviations` lists paper vs ours.
 
     ``steps``/``seconds`` are per decoder, finest level first (relu1_1 ... relu5_1).
@@ -137,9 +137,6 @@ class WCTConfig(ProfileConfig):
     feature_weight: float = 1.0
     lr: float = 5e-4
     warmup: int = 50
-    batch_size: int = 4
-    crop: int = 128
-    load_size: int = 256
     steps: tuple[int, ...] = (8000, 500, 800, 1000, 1000)
     seconds: tuple[float, ...] | None = (600.0, 180.0, 360.0, 600.0, 600.0)
     #: the relu5_1 decoder drops the repeated convolutions of blocks 4 and 5 and caps widths at 256
@@ -147,24 +144,14 @@ class WCTConfig(ProfileConfig):
     #: divide the features by vgg.ACTIVATION_SCALE at the decoder input (the authors' normalised VGG
     #: has activations near 1; without it the short run's decoders start far outside the image range)
     scale_inputs: bool = True
-    checkpoint_every: int = 200
-    seed: int = 0
     eps: float = 1e-5
     alpha: float = 1.0
     #: the levels the transfer runs through, coarse to fine (the paper: all five)
     transfer_levels: tuple[str, ...] = ("relu4_1", "relu3_1", "relu2_1", "relu1_1")
-    precision: str = "bf16"
-    profile: str = "quick"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.levels = tuple(self.levels)
-        self.transfer_levels = tuple(self.transfer_levels)
-        self.steps = tuple(int(s) for s in self.steps)
-        if self.seconds is not None:
-            self.seconds = tuple(float(s) for s in self.seconds)
-        if len(self.steps) != len(self.levels) or (self.seconds is not None and len(self.seconds) != len(self.levels)):
-            raise ValueError("WCTConfig: steps and seconds need one value per level")
+        per_level_budgets(self)
 
     @classmethod
     def ci(cls) -> "WCTConfig":
@@ -189,14 +176,11 @@ class WCTConfig(ProfileConfig):
         why = {
             "lr": "short CPU run; a higher rate with warm-up reaches usable decoders within minutes",
             "warmup": "avoids the first Adam steps overshooting at the higher rate",
-            "batch_size": "2-core CPU",
             "crop": "CPU budget; the decoders are fully convolutional",
-            "load_size": "keeps the 1:2 ratio of crop to resized image",
             "steps": "minutes per decoder on a CPU instead of hours on a GPU",
             "seconds": "the CPU run also stops at a wall-time budget per decoder",
             "slim_deep_decoder": "the full relu5_1 mirror has 12.9 M parameters (26 MB in fp16); the slim one "
                                  "4.1 M (8 MB) fits the 10 MB limit for committed weights",
-            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
             "transfer_levels": "our short-run relu5_1 decoder reconstructs worst (weights table of notebook 00); "
                                "starting the cascade there scrambles the content (pass levels= to use all five)",
         }

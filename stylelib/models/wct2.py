@@ -38,7 +38,7 @@ from ..precision import autocast
 from ..images import pad_to_multiple
 from ..vgg import ACTIVATION_SCALE, CHANNELS, VGG19Features
 from .decoders import ConvSpec, decoder_plan
-from .paper_config import ProfileConfig, deviation_rows
+from .paper_config import TrainingConfig, deviation_rows
 from .wavelets import HaarBands, HaarPool, HaarUnpool
 from .wct import wct
 
@@ -47,29 +47,22 @@ TOP = "relu4_1"
 
 
 @dataclass
-class WCT2Config(ProfileConfig):
+class WCT2Config(TrainingConfig):
     """Decoder training and transfer settings of WCT2; :meth:`deviations` lists paper vs ours."""
 
     #: weight of the feature reconstruction loss at relu4_1 (features / ACTIVATION_SCALE)
     feature_weight: float = 0.1
     lr: float = 5e-4
     warmup: int = 50
-    batch_size: int = 4
-    crop: int = 128
-    load_size: int = 256
     steps: int = 3000
     #: wall-time budget of one training invocation in seconds (None: no limit)
     seconds: float | None = 900.0
-    checkpoint_every: int = 200
-    seed: int = 0
     #: registered WCT relu4_1 decoder to start from (None: random initialisation, as the paper)
     init_from: str | None = "wct-quick-relu4_1"
     #: where WCT is applied during the single pass (the paper: all three)
     transfer_at: tuple[str, ...] = TRANSFER_POINTS
     alpha: float = 1.0
     eps: float = 1e-5
-    precision: str = "bf16"
-    profile: str = "quick"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -96,13 +89,6 @@ class WCT2Config(ProfileConfig):
     def deviations(self) -> list[dict[str, str]]:
         why = {
             "lr": "short CPU run; a higher rate with warm-up",
-            "warmup": "keeps the first Adam steps at the higher rate from overshooting",
-            "batch_size": "2-core CPU",
-            "crop": "CPU budget; the network is fully convolutional",
-            "load_size": "keeps the 1:2 ratio of crop to resized image",
-            "steps": "minutes on a CPU instead of hours on a GPU",
-            "seconds": "the CPU run also stops at a wall-time budget",
-            "precision": "bf16 autocast in the frozen encoder: faster on a CPU (stylelib.precision)",
             "init_from": "ours starts from our WCT relu4_1 decoder (same convolutions; the band fusion starts as "
                          "a nearest upsampling): from random weights a CPU-length run reconstructs poorly",
         }
