@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import functools
 import hashlib
 import http.server
@@ -29,7 +30,8 @@ from stylelib.data.embedded import skimage_data_dir
 from stylelib.data.sources import SOURCES, origin, origin_url
 from stylelib.errors import DataError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: the benchmark images: $STYLELIB_DATA, else ../shared/data next to the checkout (as .ci/run sets it)
+SHARED = Path(os.environ.get("STYLELIB_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 needs_shared = pytest.mark.skipif(not (SHARED / "SHA256SUMS").is_file(), reason="shared benchmark data not present")
 
 HINT = "set STYLELIB_DATA=... or run `make data`"

@@ -25,7 +25,8 @@ from stylelib.masks import (
     snap_to_palette,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: the benchmark images: $STYLELIB_DATA, else ../shared/data next to the checkout (as .ci/run sets it)
+SHARED = Path(os.environ.get("STYLELIB_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 SEG = SHARED / "dpst" / "segmentation"
 needs_shared = pytest.mark.skipif(not SEG.is_dir(), reason="shared benchmark data not present")
 
