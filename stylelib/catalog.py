@@ -59,6 +59,12 @@ METHODS: tuple[Method, ...] = (
     Method("dpst", "Deep Photo Style Transfer (Luan et al., CVPR 2017): Gatys + matting-Laplacian photorealism "
                    "(whole-image regions from the command line)", "stylelib.models.dpst:dpst",
            options=("steps", "style_weight", "photorealism_weight")),
+    Method("strotss", "STROTSS (Kolkin et al., CVPR 2019): relaxed optimal transport and self-similarity, by "
+                      "optimisation (DST's base method without the warp)", "stylelib.recipes.dst:strotss",
+           options=("steps", "seed")),
+    Method("dst", "Deformable Style Transfer (Kim et al., ECCV 2020): NBB keypoints and a thin-plate-spline warp "
+                  "optimised with the pixels", "stylelib.recipes.dst:dst",
+           options=("steps", "seed", "base", "keypoints", "save_keypoints")),
     Method("wct", "WCT (Li et al., NeurIPS 2017): whitening and colouring, five decoders",
            "stylelib.recipes.wct:stylize_wct", options=("alpha", "weights"),
            train="stylelib.recipes.wct:train_and_register"),

@@ -1,6 +1,7 @@
 """The ``stylelib`` command.
 
     stylelib stylize --method METHOD CONTENT STYLE -o OUT [--size N] [--steps N] [--alpha A] ...
+    stylelib stylize --method dst CONTENT STYLE -o OUT [--base strotss|gatys] [--keypoints F] [--save-keypoints F]
     stylelib methods                      the methods (stylelib.catalog), with what each trains
     stylelib train MODEL --profile quick [--variant V] [--resume] [--run-dir DIR]
     stylelib train all --profile quick    every network the notebooks use (make weights)
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--seed", type=int, default=None)
     st.add_argument("--alpha", type=_unit, default=None, help="content (0) to style (1) trade-off (feed-forward methods)")
     st.add_argument("--weights", default=None, help="registered weights to use (see `stylelib weights list`)")
+    st.add_argument("--base", choices=("strotss", "gatys"), default=None, help="DST's base method")
+    st.add_argument("--keypoints", default=None, help="DST: a keypoint CSV to use instead of NBB")
+    st.add_argument("--save-keypoints", default=None, help="DST: write the cleaned keypoints to this CSV")
     st.add_argument("--quiet", action="store_true", help="no progress bar")
 
     commands.add_parser("methods", help="list the stylisation methods")
@@ -109,7 +113,8 @@ def _stylize(args: argparse.Namespace) -> int:
     options = {
         "steps": args.steps, "optimizer": args.optimizer, "init": args.init, "style_weight": args.style_weight,
         "preserve_color": args.preserve_color, "precision": args.precision, "seed": args.seed,
-        "alpha": args.alpha, "weights": args.weights,
+        "alpha": args.alpha, "weights": args.weights, "base": args.base, "keypoints": args.keypoints,
+        "save_keypoints": args.save_keypoints,
     }
     unsupported = [k for k, v in options.items() if v is not None and k not in method.options]
     if unsupported:

@@ -135,3 +135,39 @@ class TestTrainVariants:
     def test_a_model_without_variants_refuses_one(self, capsys):
         code, err = _run(["train", "adain", "--profile", "ci", "--variant", "no_scp", "--quiet"], capsys)
         assert code == 2 and "adain has no variants" in err
+
+
+class TestDST:
+    KEYPOINTS = "content_y,content_x,style_y,style_x\n0.2,0.2,0.25,0.2\n0.2,0.8,0.2,0.75\n0.8,0.5,0.75,0.5\n0.5,0.5,0.55,0.5\n"
+
+    def test_keypoint_file_run_and_save(self, images, tmp_path, capsys):
+        kp, saved, out = tmp_path / "kp.csv", tmp_path / "saved.csv", tmp_path / "dst.png"
+        kp.write_text(self.KEYPOINTS)
+        code, err = _run(["stylize", "--method", "dst", images / "content.png", images / "style.jpg", "-o", out,
+                          "--size", "48", "--steps", "1", "--keypoints", kp, "--save-keypoints", saved, "--quiet"],
+                         capsys)
+        assert code == 0, err
+        assert Image.open(out).size == (48, 40)
+        lines = saved.read_text().splitlines()
+        assert lines[0] == "content_y,content_x,style_y,style_x,target_y,target_x" and len(lines) == 5
+        first = [float(v) for v in lines[1].split(",")]
+        assert first[:2] == pytest.approx([0.2, 0.2], abs=1e-5)
+
+    @pytest.mark.parametrize("text, needle", [
+        ("a,b\n1,2\n", "not a keypoint file"),
+        ("content_y,content_x,style_y,style_x\n0.1,0.1,0.1,x\n0.2,0.2,0.2,0.2\n0.3,0.3,0.3,0.3\n", "line 2 is malformed"),
+        ("content_y,content_x,style_y,style_x\n0.1,0.1,0.1,1.5\n0.2,0.2,0.2,0.2\n0.3,0.3,0.3,0.3\n", "out of the image"),
+        ("content_y,content_x,style_y,style_x\n0.1,0.1,0.1,0.1\n0.2,0.2,0.2,0.2\n", "at least 3"),
+    ])
+    def test_bad_keypoint_files_are_one_line_and_write_nothing(self, images, tmp_path, capsys, text, needle):
+        kp, out = tmp_path / "kp.csv", tmp_path / "dst.png"
+        kp.write_text(text)
+        code, err = _run(["stylize", "--method", "dst", images / "content.png", images / "style.jpg", "-o", out,
+                          "--size", "48", "--steps", "1", "--keypoints", kp, "--quiet"], capsys)
+        assert code == 2 and needle in err and str(kp) in err and len(err.strip().splitlines()) == 1
+        assert not out.exists()
+
+    def test_options_of_other_methods_are_refused(self, images, tmp_path, capsys):
+        code, err = _run(["stylize", "--method", "gatys", images / "content.png", images / "style.jpg", "-o",
+                          tmp_path / "o.png", "--base", "gatys"], capsys)
+        assert code == 2 and "does not take --base" in err

@@ -49,6 +49,16 @@ Benchmarks:
     side after one warm-up call of each feed-forward method.  Ratios per
     size: ``fa_scp_over_<method>``.
 
+``dst_stages``
+    Deformable Style Transfer (Kim et al., ECCV 2020) on one pair at
+    ``--dst-size`` (default 256): the time and peak memory of each stage --
+    NBB at its quick profile (the anchor: the authors' NBB in its fast mode
+    took 115 s for a 256 px pair on a cloud GPU; we aim at 60 s or less on
+    this CPU), the cleaning, and the joint optimisation over
+    ``--dst-iterations`` iterations per scale -- next to STROTSS alone (the
+    same optimisation without the warp), interleaved over ``--repeats``
+    rounds.  Ratio: ``dst_over_strotss`` (optimisation only).
+
 Example: ``python -m stylelib.report.bench --only feedforward_inference --sizes 256,512 --repeats 5``.
 """
 
@@ -447,6 +457,53 @@ def photoreal_inference(args: argparse.Namespace) -> dict:
     return result
 
 
+@benchmark("dst_stages")
+def dst_stages(args: argparse.Namespace) -> dict:
+    from ..metrics import measure
+    from ..models.dst import DSTConfig, clean_keypoints, resize_long_side, stylize_dst
+    from ..models.nbb import NBBConfig, nbb
+
+    content_path, style_path = _bench_images(args.dst_size, Path(tempfile.mkdtemp(prefix="stylelib-bench-")))
+    from ..images import load_image
+
+    cfg = DSTConfig(size=args.dst_size, iterations=(args.dst_iterations,) * 3)
+    content = resize_long_side(load_image(content_path), cfg.size)
+    style = resize_long_side(load_image(style_path), cfg.size)
+    nbb_cfg = NBBConfig(size=args.dst_size)
+    found, nbb_s, nbb_mb = measure(nbb, content, style, nbb_cfg, progress=False)
+    keypoints, clean_s, _ = measure(clean_keypoints, found, tuple(content.shape[-2:]), cfg)
+    memory: dict[str, list[float]] = {"dst": [], "strotss": []}
+    runners = {
+        "dst": metered(stylize_dst, content, style, cfg, keypoints=keypoints, progress=False,
+                       memory=memory["dst"]),
+        "strotss": metered(stylize_dst, content, style, cfg.replace(warp=False), progress=False,
+                           memory=memory["strotss"]),
+    }
+    raw = interleaved(runners, args.repeats)
+    med = medians(raw)
+    return {
+        "benchmark": "dst_stages",
+        "what": (f"one {args.dst_size} px pair: NBB (quick profile), DST's cleaning, and the joint optimisation "
+                 f"({args.dst_iterations} iterations per scale, STROTSS base) next to STROTSS alone; CPU"),
+        "size": args.dst_size,
+        "iterations_per_scale": args.dst_iterations,
+        "repeats": args.repeats,
+        "nbb_seconds": nbb_s,
+        "nbb_peak_memory_mb": nbb_mb,
+        "nbb_pairs": len(found),
+        "nbb_anchor_seconds": 115.0,
+        "nbb_aim_seconds": 60.0,
+        "cleaning_seconds": clean_s,
+        "keypoints": len(keypoints.sources),
+        "seconds": raw,
+        "medians": med,
+        "peak_memory_mb": {k: max(v) for k, v in memory.items()},
+        "ratio_dst_over_strotss": med["dst"] / med["strotss"],
+        "ratio_nbb_over_anchor": nbb_s / 115.0,
+        "machine": machine_info(),
+    }
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
@@ -478,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photowct-weights", default="photowct-quick",
                         help="registered PhotoWCT decoders (<name>-relu1_1 ...)")
     parser.add_argument("--wct2-weights", default="wct2-quick", help="registered WCT2 weights")
+    parser.add_argument("--dst-size", type=int, default=256, help="dst_stages: long side of the pair")
+    parser.add_argument("--dst-iterations", type=int, default=10, help="dst_stages: iterations per scale")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")

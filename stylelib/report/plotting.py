@@ -1,4 +1,4 @@
-"""Figures for the notebooks: image grids and loss curves.
+"""Figures for the notebooks: image grids, loss curves, keypoints and flow fields.
 
 Both functions build a :class:`matplotlib.figure.Figure` directly (no pyplot),
 so they work under any backend, including Agg on a headless machine, and do
@@ -117,4 +117,55 @@ def loss_curves(
             ax.legend(fontsize=7, loc="best")
     for ax in axes[len(ys):]:
         ax.set_visible(False)
+    return fig
+
+
+def keypoint_pairs(image_a: Any, image_b: Any, points_a: Any, points_b: Any, *,
+                   titles: Sequence[str] = ("content", "style"), size: float = 3.0) -> Figure:
+    """Two images side by side with matching keypoints (``(row, col)`` pixels) in the same colour and number."""
+    fig = Figure(figsize=(2 * size, size), layout="constrained")
+    axes = fig.subplots(1, 2)
+    pa, pb = np.asarray(points_a, float), np.asarray(points_b, float)
+    colours = [f"C{i % 10}" for i in range(len(pa))]
+    for ax, image, pts, title in zip(axes, (image_a, image_b), (pa, pb), titles):
+        ax.imshow(to_array(image), vmin=0, vmax=1)
+        if len(pts):
+            ax.scatter(pts[:, 1], pts[:, 0], s=14, c=colours, edgecolors="white", linewidths=0.5)
+        ax.set_title(f"{title} ({len(pts)} points)", fontsize=10)
+        ax.set_axis_off()
+    return fig
+
+
+def keypoint_moves(image: Any, sources: Any, targets: Any, *, title: str = "", ax=None, size: float = 3.0):
+    """Arrows from each keypoint to its target on ``image`` (``(row, col)`` pixels); a new figure without ``ax``."""
+    fig = None
+    if ax is None:
+        fig = Figure(figsize=(size, size), layout="constrained")
+        ax = fig.subplots()
+    s, t = np.asarray(sources, float), np.asarray(targets, float)
+    ax.imshow(to_array(image), vmin=0, vmax=1)
+    if len(s):
+        ax.quiver(s[:, 1], s[:, 0], t[:, 1] - s[:, 1], t[:, 0] - s[:, 0], angles="xy", scale_units="xy", scale=1,
+                  color="yellow", width=0.006)
+        ax.scatter(s[:, 1], s[:, 0], s=8, c="red")
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+    return fig if fig is not None else ax
+
+
+def flow_figure(image: Any, flow: Any, *, step: int = 8, title: str = "TPS flow", size: float = 3.0) -> Figure:
+    """The flow field ``[2, H, W]`` (row, col pixels) as arrows every ``step`` pixels over ``image``, and its magnitude."""
+    f = np.asarray(flow.detach().cpu() if hasattr(flow, "detach") else flow, float)
+    fig = Figure(figsize=(2 * size, size), layout="constrained")
+    ax_i, ax_m = fig.subplots(1, 2)
+    ax_i.imshow(to_array(image), vmin=0, vmax=1)
+    rows, cols = np.mgrid[0:f.shape[1]:step, 0:f.shape[2]:step]
+    ax_i.quiver(cols, rows, f[1, ::step, ::step], f[0, ::step, ::step], angles="xy", scale_units="xy", scale=1,
+                color="yellow", width=0.005)
+    ax_i.set_title(title, fontsize=10)
+    ax_i.set_axis_off()
+    im = ax_m.imshow(np.hypot(f[0], f[1]), cmap="magma")
+    fig.colorbar(im, ax=ax_m, shrink=0.8, label="pixels")
+    ax_m.set_title("flow magnitude", fontsize=10)
+    ax_m.set_axis_off()
     return fig
