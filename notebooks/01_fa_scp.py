@@ -29,8 +29,8 @@
 # than these methods and with better quality.
 #
 # **What is reconstructed.** Only the abstract of the FA+SCP paper is available. The FA layer, the SCP
-# loss and the two-stage schedule in `stylelib/models/fa_scp.py` are our reading of its sentences (method
-# note `../shared/papers/01_fa_scp.md`); the deviations table at the end says so row by row. PhotoWCT,
+# loss and the two-stage schedule in `stylelib/models/fa_scp.py` are our reading of its sentences (the
+# module docstring says which sentence each choice rests on); the deviations table at the end says so row by row. PhotoWCT,
 # WCT2 and DPST follow their papers (`stylelib/models/photowct.py`, `wct2.py`, `dpst.py`; the matting
 # Laplacian and the smoothing steps are in `stylelib/kernels/matting.py` and `stylelib/smoothing.py`).
 #

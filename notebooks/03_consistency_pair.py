@@ -28,8 +28,8 @@
 # shared convolution weights), a new style can be learnt by training those alone, with everything
 # else frozen; the slides show 500 and 1000 iterations of such retraining. The paper publishes no
 # numbers, no loss weights and no code, so the model (`stylelib/models/consistency_pair.py`; its
-# training, adaptation and registration in `stylelib/recipes/consistency_pair.py`) is the method
-# note's reconstruction (`../shared/papers/03_consistency_pair.md`); the deviations table at the end
+# training, adaptation and registration in `stylelib/recipes/consistency_pair.py`) is our
+# reconstruction (its docstring gives the losses and what each rests on); the deviations table at the end
 # says where and why.
 #
 # **What runs live and what was trained before.** This notebook trains live (with progress bars):

@@ -14,7 +14,7 @@ ICLR 2017), one set ``theta_s = {gamma_s, beta_s}`` per style::
 
 The objective (the abstract names the cycle and self-consistency losses, the
 slides add a content loss; norms, layers and weights are our reconstruction,
-see ``../shared/papers/03_consistency_pair.md``)::
+listed with their reasons by :meth:`ConsistencyConfig.deviations`)::
 
     L_sty  = sum_l ||Gram_l(f_ab(I_a)) - Gram_l(I_b)||^2 + (same for b -> a)
     L_cnt  = ||phi(f_ab(I_a)) - phi(I_a)||^2 + (same for b -> a)

@@ -1,8 +1,8 @@
 """Deformable Style Transfer: texture and geometry, by optimising the pixels and a thin-plate-spline warp jointly.
 
 "Deformable Style Transfer", S. S. Y. Kim, N. Kolkin, J. Salavon,
-G. Shakhnarovich, ECCV 2020 (arXiv 2003.11038); written from the method note
-(05), which transcribes the authors' code.
+G. Shakhnarovich, ECCV 2020 (arXiv 2003.11038); written from the authors' code
+(github.com/sunniesuhyoung/DST).
 
 Keypoints ``p`` in the content and ``q`` in the style are matched by neural
 best-buddies (:mod:`stylelib.models.nbb`) and cleaned (:func:`clean_keypoints`:
@@ -46,14 +46,14 @@ from .paper_config import ProfileConfig, deviation_rows
 from .tps import flow_field, warp
 
 BASES = ("strotss", "gatys")
-#: Gram layers of the Gatys-based variant (method note 05, section 5)
+#: Gram layers of the Gatys-based variant (inferred: the talk names the variant, no settings are published)
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 GATYS_CONTENT_LAYER = "relu4_2"
 
 
 @dataclass
 class DSTConfig(ProfileConfig):
-    """DST's settings (method note 05, sections 2.2-2.4 and 4); :meth:`deviations` lists the code's vs ours."""
+    """DST's settings (the authors' code, sunniesuhyoung/DST); :meth:`deviations` lists the code's vs ours."""
 
     #: long side of both images, pixels
     size: int = 128
@@ -197,7 +197,7 @@ def remove_crossings(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def clean_keypoints(pairs: Correspondences, content_size: tuple[int, int], cfg: DSTConfig) -> CleanedKeypoints:
-    """DST's cleaning of NBB pairs (method note 05, section 2.2)."""
+    """DST's cleaning of NBB pairs (the authors' cleanpoints.py)."""
     p = pairs.points_a.numpy().astype(float)
     q = pairs.points_b.numpy().astype(float)
     act = pairs.score.numpy().astype(float).copy()
@@ -332,7 +332,7 @@ class _StrotssTerms:
 
 
 class _GramTerms:
-    """The Gatys-based variant's terms at one scale (method note 05, section 5, inferred)."""
+    """The Gatys-based variant's terms at one scale (inferred: no published settings)."""
 
     def __init__(self, vgg: VGG19Features, content: torch.Tensor, style: torch.Tensor, cfg: DSTConfig):
         self.vgg, self.cfg = vgg, cfg

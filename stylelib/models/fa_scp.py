@@ -3,8 +3,8 @@
 "Redistributing and Re-Stylizing Features for Training a Fast Photorealistic
 Stylizer", X. Wu, Y. Ni, B. Li, IJCNN 2020 (DOI 10.1109/IJCNN48605.2020.9207095).
 
-Only the abstract of this paper is available; ``../shared/papers/01_fa_scp.md``
-ties each design choice below to one of its sentences (A1-A8), and
+Only the abstract of this paper is available; each design choice below is tied
+to one of its sentences (A1-A8), and
 :meth:`FASCPConfig.deviations` marks what is reconstructed.
 
 * **Single-level stylisation, no smoothing (A2).**  One encoder pass (frozen
@@ -161,7 +161,7 @@ class FASCPConfig(TrainingConfig):
         rows += [
             {"parameter": "FA layer, SCP loss, two-stage schedule", "paper": "described in words only (abstract)",
              "ours": "attention FA, affinity + semantic + mean/std SCP, O2 = G(O1, S)",
-             "why": "reconstructed from the abstract's sentences (method note 01_fa_scp.md)"},
+             "why": "reconstructed from the abstract's sentences (see the module docstring)"},
             {"parameter": "training data", "paper": "not known (MS-COCO in the reconstruction)",
              "ours": "DPST photos minus the held-out pairs, plus the embedded photos",
              "why": "offline machine; photos only, as a photorealistic stylizer needs"},

@@ -41,7 +41,7 @@ LEVEL_LAYERS = {5: "relu5_1", 4: "relu4_1", 3: "relu3_1", 2: "relu2_1", 1: "relu
 
 @dataclass
 class NBBConfig(ProfileConfig):
-    """NBB as DST runs it (method note 05, section 2.1); :meth:`deviations` lists the code's values vs ours."""
+    """NBB as DST runs it (the authors' code, sunniesuhyoung/DST, NBB/); :meth:`deviations` lists the code's values vs ours."""
 
     #: both images are resized to a square of this side
     size: int = 256

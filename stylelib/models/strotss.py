@@ -2,7 +2,7 @@
 
 "Style Transfer by Relaxed Optimal Transport and Self-Similarity", N. Kolkin,
 J. Salavon, G. Shakhnarovich, CVPR 2019; in the form Deformable Style Transfer
-(Kim et al., ECCV 2020) optimises it (method note 05, sections 2.4 and 3).
+(Kim et al., ECCV 2020) optimises it (the authors' loss.py).
 
 Images are described by *hypercolumns*: the RGB value and the activations of
 nine VGG layers, sampled bilinearly at the same image positions.  The style

@@ -1,7 +1,7 @@
 """Thin-plate-spline warps, differentiable in the image and in the control points.
 
-The form Deformable Style Transfer uses (Kim et al., ECCV 2020; method note 05,
-section 2.3): a polyharmonic spline of order 2 with centres ``c`` (the
+The form Deformable Style Transfer uses (Kim et al., ECCV 2020; the
+authors' warp.py): a polyharmonic spline of order 2 with centres ``c`` (the
 destinations) and values ``f`` (destination minus source)::
 
     [[K, P], [P^T, 0]] [w; v] = [f; 0],   K_ij = phi(|c_i - c_j|^2),  phi(r) = r log(r) / 2,  P = [c, 1]
