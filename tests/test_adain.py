@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from stylelib.baselines import towards_style
 from stylelib.losses import mean_std
 from stylelib.metrics import gram_distance, psnr
 from stylelib.models.adain import AdaINConfig, AdaINNet, adain, adain_masked
@@ -121,7 +122,8 @@ class TestTrainedAdaIN:
         content, style = pair
         out = stylize_adain(content, style)
         assert out.shape == content.shape and 0 <= out.min() and out.max() <= 1
-        assert gram_distance(out, style) < gram_distance(content, style)
+        v = towards_style(out, content, style)  # measured: Gram 0.238 against a bar of 0.544 (colour transfer)
+        assert v.ok, str(v)
         half = stylize_adain(content, style, alpha=0.5)
         assert gram_distance(out, style) < gram_distance(half, style)
         assert torch.allclose(stylize_adain(content, [style, content], style_weights=[1.0, 0.0]), out, atol=1e-5)

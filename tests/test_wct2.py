@@ -7,7 +7,7 @@ import torch
 from skimage import data as skdata
 
 from stylelib.training import registry
-from stylelib.metrics import gram_distance, ssim
+from stylelib.metrics import edge_ssim, ssim
 from stylelib.models.wct2 import TRANSFER_POINTS, WCT2Config, WCT2Net
 from stylelib.recipes.wct2 import stylize_wct2, train_and_register
 from stylelib.vgg import VGG19Features
@@ -92,13 +92,20 @@ class TestProgressiveTransfer:
             WCT2Config(transfer_at=())
 
     @pytest.mark.skipif("wct2-quick" not in registry.entries(), reason="wct2-quick is not registered")
-    def test_trained_network_moves_towards_the_style_and_keeps_structure(self):
+    def test_trained_network_keeps_structure(self):
         c, s = square_photo(skdata.astronaut(), 128), square_photo(skdata.coffee(), 128)
         out = stylize_wct2(c, s)
-        # measured: Gram distance 0.650 against the photo's 0.683, SSIM 0.43; the 15-minute quick decoder
-        # (about 20 dB) transfers weakly and blurs, see notebook 01
-        assert gram_distance(out, s) < 0.98 * gram_distance(c, s)
-        assert ssim(out, c) > 0.35
+        assert ssim(out, c) > 0.35 and edge_ssim(out, c) > 0.5  # measured 0.43 and 0.56
+
+    @pytest.mark.skipif("wct2-quick" not in registry.entries(), reason="wct2-quick is not registered")
+    @pytest.mark.xfail(strict=True, reason="measured: Gram 0.650 against the photo's 0.683 and a bar of 0.311 "
+                       "(0.9 × colour transfer 0.346): the 15-minute quick decoder (about 20 dB) transfers weakly")
+    def test_trained_network_moves_towards_the_style(self):
+        from stylelib.baselines import towards_style
+
+        c, s = square_photo(skdata.astronaut(), 128), square_photo(skdata.coffee(), 128)
+        v = towards_style(stylize_wct2(c, s), c, s, kind="photorealistic")
+        assert v.ok, str(v)
 
 
 class TestTraining:
