@@ -86,7 +86,7 @@ METHODS: tuple[Method, ...] = (
            train="stylelib.recipes.wct2:train_and_register"),
     Method("fa_scp", "FA+SCP (Wu, Ni & Li, IJCNN 2020; reconstructed from the abstract): one-pass photorealistic "
                      "stylizer", "stylelib.recipes.fa_scp:stylize_fa_scp", options=("weights",),
-           train="stylelib.recipes.fa_scp:train_and_register", variants=("no_scp", "adain_fa")),
+           train="stylelib.recipes.fa_scp:train_and_register", variants=("no_scp", "adain_fa", "no_restyle")),
 )
 _BY_NAME = {m.name: m for m in METHODS}
 

@@ -48,7 +48,7 @@ def test_the_committed_registry_holds_every_quick_job(monkeypatch):
 def test_variants_are_checked_against_the_table(tmp_path):
     with pytest.raises(ValueError, match="adain has no variants"):
         train("adain", "ci", run_dir=tmp_path, variant="no_scp")
-    with pytest.raises(ValueError, match="fa_scp has no variant 'bogus'; choose full, no_scp, adain_fa"):
+    with pytest.raises(ValueError, match="fa_scp has no variant 'bogus'; choose full, no_scp, adain_fa, no_restyle"):
         train("fa_scp", "ci", run_dir=tmp_path, variant="bogus")
     with pytest.raises(ValueError, match="no trainable model 'gatys'"):
         train("gatys", "ci", run_dir=tmp_path)
@@ -59,4 +59,4 @@ def test_methods_command_lists_every_row(capsys):
     out = capsys.readouterr().out
     for name in catalog.names():
         assert name in out
-    assert "variants: no_scp, adain_fa" in out
+    assert "variants: no_scp, adain_fa, no_restyle" in out

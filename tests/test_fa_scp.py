@@ -11,7 +11,7 @@ from stylelib.data import available_sets, get_set
 from stylelib.data.checksums import file_sha256
 from stylelib.data.training import DPST_HELD_OUT, photo_training_images
 from stylelib.losses import mean_std
-from stylelib.metrics import edge_ssim, gram_distance, ssim
+from stylelib.metrics import edge_ssim, ssim
 from stylelib.models.fa_scp import (
     LEVELS,
     VARIANTS,
@@ -129,33 +129,58 @@ class TestGenerator:
 
 @pytest.mark.skipif("fa_scp-quick" not in registry.entries(), reason="fa_scp-quick is not registered")
 class TestTrainedNetwork:
-    def test_moves_towards_the_style_and_keeps_the_tones(self):
-        """The committed network lowers the Gram distance and keeps a positive grayscale SSIM (no tone
-        inversion, the failure of our first run without the identity term)."""
+    def test_keeps_the_tones(self):
+        """A positive grayscale SSIM: no tone inversion, the failure of our first run without the identity term."""
         c, s = square_photo(skdata.astronaut(), 128), square_photo(skdata.coffee(), 128)
         out = stylize_fa_scp(c, s)
-        assert gram_distance(out, s) < 0.7 * gram_distance(c, s)
         assert ssim(out, c) > 0.2 and edge_ssim(out, c) > 0.15  # measured 0.39 and 0.24
+
+    @pytest.mark.xfail(strict=True, reason="measured at 256 px: Gram 0.248 against a bar of 0.251 (colour transfer "
+                       "0.278), but edge SSIM 0.42 under the 0.5 floor: the quick network repaints edges")
+    def test_moves_towards_the_style(self):
+        from stylelib.baselines import towards_style
+
+        c, s = square_photo(skdata.astronaut(), 256), square_photo(skdata.coffee(), 256)
+        v = towards_style(stylize_fa_scp(c, s), c, s, kind="photorealistic")
+        assert v.ok, str(v)
 
 
 class TestTraining:
-    def test_ci_profile_runs_both_stages_and_registers_the_ablation_too(self, tmp_path, ci_registry):
-        full, stage1 = train_and_register("ci", run_dir=tmp_path / "run", progress=False)
-        assert (full.name, stage1.name) == ("fa_scp-ci", "fa_scp-ci-no_restyle")
-        assert full.iterations == 3 + 2 and stage1.iterations == 3
+    def test_ci_profile_runs_both_stages_and_variants_copy_its_budget(self, tmp_path, ci_registry):
+        from stylelib.report.claims import comparable_entries
+
+        with pytest.raises(ValueError, match="train the full model first"):
+            train_and_register("ci", run_dir=tmp_path / "early", progress=False, variant="no_restyle")
+        (full,) = train_and_register("ci", run_dir=tmp_path / "run", progress=False)
+        assert full.name == "fa_scp-ci" and full.iterations == 3 + 2
         assert set(full.metrics["stages"]) == {"stage1", "stage2"}
         history = registry.load_history("fa_scp-ci")
         assert history["stage"].tolist() == [1, 1, 1, 2, 2]
         assert {"coherence", "semantic", "style", "identity"} <= set(history)
         assert history["identity"].notna().all() and (history["identity"] > 0).all()
+        # the ablation without stage 2 runs all 5 iterations in stage 1, on the same data
+        (stage1,) = train_and_register("ci", run_dir=tmp_path / "run1", progress=False, variant="no_restyle")
+        assert stage1.name == "fa_scp-ci-no_restyle" and stage1.iterations == 5
+        assert set(stage1.metrics["stages"]) == {"stage1"} and stage1.config["steps"] == 5
+        assert set(comparable_entries("fa_scp-ci", "fa_scp-ci-no_restyle")) == {"fa_scp-ci", "fa_scp-ci-no_restyle"}
         a, _ = registry.load("fa_scp-ci")
         b, _ = registry.load("fa_scp-ci-no_restyle")
-        assert any(not torch.equal(a[k], b[k]) for k in a)  # stage 2 changed the weights
+        assert any(not torch.equal(a[k], b[k]) for k in a)
+
+    def test_matched_budget_copies_the_stage_iterations(self):
+        from stylelib.recipes.fa_scp import matched_budget
+
+        ref = registry.Entry("fa_scp-quick", "f", "0", "fa_scp", "quick", {}, "d", 349, 1500.0,
+                             metrics={"stages": {"stage1": {"iterations": 306}, "stage2": {"iterations": 43}}})
+        cfg = matched_budget(FASCPConfig.for_profile("quick", "no_scp"), ref)
+        assert (cfg.steps, cfg.restyle_steps, cfg.seconds, cfg.restyle_seconds) == (306, 43, None, None)
+        one = matched_budget(FASCPConfig.for_profile("quick", "no_restyle"), ref)
+        assert (one.steps, one.restylize, one.seconds) == (349, False, None)
 
     def test_variants(self):
         assert FASCPConfig.for_profile("quick", "no_scp").loss == "plain"
         assert FASCPConfig.for_profile("quick", "adain_fa").fa == "adain"
-        assert set(VARIANTS) == {"full", "no_scp", "adain_fa"}
+        assert set(VARIANTS) == {"full", "no_scp", "adain_fa", "no_restyle"}
         with pytest.raises(ValueError, match="unknown FA\\+SCP variant"):
             FASCPConfig.for_profile("quick", "bigger")
         rows = {r["parameter"] for r in FASCPConfig().deviations()}

@@ -55,11 +55,13 @@ from .paper_config import TrainingConfig, deviation_rows
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 FA_MODES = ("attention", "adain")
 LOSSES = ("scp", "plain")
-#: the ablations of notebook 01 and the settings that make them
+#: the ablations of notebook 01 and the settings that make them; each trains on the full model's data for
+#: the full model's registered number of iterations (see ``stylelib.recipes.fa_scp``)
 VARIANTS: dict[str, dict] = {
     "full": {},
     "no_scp": {"loss": "plain"},
     "adain_fa": {"fa": "adain"},
+    "no_restyle": {"restylize": False},
 }
 
 

@@ -81,11 +81,39 @@ def train_fa_scp(cfg: FASCPConfig | None = None, *, run_dir=None, resume: bool =
     return net, results, after_stage1, desc
 
 
+def matched_budget(cfg: FASCPConfig, reference: registry.Entry) -> FASCPConfig:
+    """``cfg`` with the iteration counts of the registered full model ``reference`` and no time limits.
+
+    An ablation arm is compared with the full model at equal data and equal
+    iterations: the full model's stages ran ``n1`` and ``n2`` iterations (a
+    wall-time budget at the quick profile), so the arm runs ``n1`` + ``n2``
+    (without stage 2, ``no_restyle`` runs all ``n1 + n2`` in stage 1).  Fixing
+    the counts, rather than the wall time again, keeps the arms equal even when
+    the machine is busy.
+    """
+    stages = reference.metrics.get("stages", {})
+    n1 = int(stages.get("stage1", {}).get("iterations", reference.iterations))
+    n2 = int(stages.get("stage2", {}).get("iterations", 0))
+    if cfg.restylize:
+        return cfg.replace(steps=n1, restyle_steps=n2, seconds=None, restyle_seconds=None)
+    return cfg.replace(steps=n1 + n2, seconds=None, restyle_seconds=None)
+
+
 def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = False, progress: bool = True,
                        name: str | None = None, variant: str = "full", **overrides) -> list[registry.Entry]:
-    """``stylelib train fa_scp``: register ``fa_scp-<profile>`` (or ``...-<variant>``); the full model's
-    stage-1 weights are also registered as ``fa_scp-<profile>-no_restyle``."""
+    """``stylelib train fa_scp``: register ``fa_scp-<profile>`` (or ``...-<variant>``).
+
+    A variant other than ``full`` trains for the registered full model's
+    iteration counts (:func:`matched_budget`), so that notebook 01 compares
+    arms at equal data and budget; the full model must be trained first.
+    """
     cfg = FASCPConfig.for_profile(profile, variant).replace(**overrides)
+    if variant != "full":
+        reference = f"fa_scp-{profile}"
+        if reference not in registry.entries():
+            raise ValueError(f"fa_scp --variant {variant}: train the full model first (stylelib train fa_scp "
+                             f"--profile {profile}); the variant copies its iteration counts")
+        cfg = matched_budget(cfg, registry.entry(reference)).replace(**overrides)
     net, results, after_stage1, data = train_fa_scp(cfg, run_dir=run_dir, resume=resume, progress=progress)
     base = name or (f"fa_scp-{profile}" if variant == "full" else f"fa_scp-{profile}-{variant}")
     entries = []
@@ -99,12 +127,6 @@ def train_and_register(profile: str = "quick", *, run_dir=None, resume: bool = F
     history = pd.concat([r.history.assign(stage=int(k[-1])) for k, r in results.items()], ignore_index=True)
     registry.save_history(base, history, ("stage", "step", "seconds", "loss", "coherence", "semantic", "content",
                                           "style", "identity", "loss_first_pass"))
-    if variant == "full" and cfg.restylize:
-        r1 = results["stage1"]
-        entries.append(registry.register(f"{base}-no_restyle", after_stage1, model="fa_scp", profile=profile,
-                                         config=dataclasses.asdict(cfg.replace(restylize=False))
-                                         | {"variant": "no_restyle"}, data=data, iterations=r1.steps,
-                                         seconds=r1.seconds, metrics={"stages": {"stage1": stage_rows["stage1"]}}))
     return entries
 
 
