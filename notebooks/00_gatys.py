@@ -45,7 +45,8 @@ from stylelib.data import available_sets, get_set, load_pair, spread
 from stylelib.images import load_image, resize_to
 from stylelib.metrics import content_distance, evaluate, gram_distance, lpips_status, measure
 from stylelib.models.gatys import GatysConfig, stylize_gatys
-from stylelib.report.claims import Claim, claims_table, more_than
+from stylelib.baselines import towards_style
+from stylelib.report.claims import Claim, all_of, claims_table, more_than, save_claims
 from stylelib.report.plotting import image_grid, loss_curves
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
@@ -235,6 +236,11 @@ fig
 #   photo's structure survives.
 # * **Gram distance to style**, for the content photo (before) and the output (after); the
 #   *reduction factor* before/after says how much closer to the painting's statistics the output is.
+#   Gatys et al. minimise a Gram loss, so a lower Gram distance is expected by construction; the fair
+#   question is whether the output beats what no optimisation gives: a global colour transfer, a
+#   contrast change and a blur of the photo. *Moves towards the style* (`stylelib.baselines`) asks for a
+#   Gram distance 10 % below the best of these while staying closer to the content than the style
+#   image is (content distance at relu4_1).
 # * **content distance** (relu4_2, relative): how far the output moved away from the photo in the
 #   content representation.
 # * **LPIPS** to content (Zhang et al., CVPR 2018), when its backbone weights are on this machine.
@@ -247,7 +253,8 @@ lpips_ok, lpips_reason = lpips_status()
 rows = []
 for r in runs:
     m = evaluate(r["result"].image, r["content"], r["style"])
-    before = gram_distance(r["content"], r["style"])
+    verdict = towards_style(r["result"].image, r["content"], r["style"])
+    before = verdict.baselines["content photo"]
     rows.append({
         "set": r["set"],
         "pair": r["pair"],
@@ -255,6 +262,9 @@ for r in runs:
         "Gram dist. content→style": before,
         "Gram dist. output→style": m["gram_distance"],
         "Gram reduction ×": before / m["gram_distance"],
+        "best no-op output": verdict.best_baseline,
+        "its Gram dist.": verdict.baselines[verdict.best_baseline],
+        "moves towards the style": verdict.ok,
         "content distance": m["content_distance"],
         "LPIPS": m["lpips"] if m["lpips"] is not None else "unavailable",
         "seconds": r["seconds"],
@@ -374,9 +384,12 @@ claims = claims_table([
           criterion=more_than(0.3, "median SSIM"), fails="not reproduced at this setting"),
     Claim("The output takes on the style image's colours and local textures.",
           value={"median": metrics["Gram reduction ×"].median(),
-                 "smallest Gram reduction": metrics["Gram reduction ×"].min()},
-          measured="Gram distance to style reduced by a median factor {median:.1f} (min {smallest Gram reduction:.1f})",
-          criterion=more_than(1, "smallest Gram reduction", unit="×"),
+                 "moved": int(metrics["moves towards the style"].sum()), "pairs": len(metrics),
+                 "flags": [bool(x) for x in metrics["moves towards the style"]]},
+          measured="Gram distance to style reduced by a median factor {median:.1f}; beats every no-op output "
+                   "(photo, colour transfer, contrast, blur) by 10 % and keeps closer to the content than the "
+                   "style image on {moved} of {pairs} pairs",
+          criterion=all_of("flags", "every pair"),
           fails="partly: some pairs did not move towards the style"),
     Claim("α/β of 10⁻³ to 10⁻⁴ balances content and style (on the paper's loss sums).",
           value=config.content_weight / config.style_weight,
@@ -394,7 +407,7 @@ claims = claims_table([
           measured="{seconds:.1f} s per pair for {steps} steps at {size} px on this machine (CPU)",
           untested="not comparable (different hardware and size)"),
 ])
-outputs.save_table(claims, "claims")
+save_claims(outputs, claims)
 as_markdown(claims)
 
 # %% [markdown]

@@ -76,7 +76,9 @@ from stylelib.models.photowct import PhotoWCTConfig, smooth
 from stylelib.recipes.photowct import load_photowct
 from stylelib.models.wct2 import WCT2Config
 from stylelib.recipes.wct2 import load_wct2, stylize_wct2
-from stylelib.report.claims import Claim, all_of, at_most, below, claims_table
+from stylelib.baselines import towards_style, trivial_baselines
+from stylelib.report.claims import (Claim, IncomparableError, all_of, at_least_count, at_most, claims_table,
+                                    compare_arms, comparable_entries, save_claims)
 from stylelib.report.plotting import image_grid
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
@@ -275,21 +277,36 @@ if masked:
 # Photorealism: SSIM to the content photo on grayscale images and on Sobel edge maps (`edge_ssim`; the
 # FA+SCP slides name SSIM as the objective measure). Stylisation: Gram distance to the style (relative,
 # relu1_1 … relu5_1; lower is closer). Seconds are this run's, at `size` px.
+#
+# A lower Gram distance than the photo's proves little: a global colour transfer (the photo with the
+# style's RGB mean and covariance), a contrast change (0.8·c + 0.1) or a blur lower it too, with no
+# network. The table therefore includes these no-op outputs, and a method **moves towards the style** on
+# a pair only when its Gram distance is at least 10 % below the best of them *and* it keeps the photo's
+# edges (edge SSIM ≥ 0.5 for the photorealistic methods; for the artistic Gatys and AdaIN, a content
+# distance 10 % below the style image's own), as `stylelib.baselines.towards_style` decides.
 
 # %% tags=["nbval-ignore-output"]
+trivial = ["content photo", "colour transfer", "contrast 0.8·c + 0.1"]
+photoreal = {"FA+SCP", "PhotoWCT (closed form)", "PhotoWCT (fast)", "WCT2", "DPST"}
 rows = []
 for r in runs:
-    before = gram_distance(r["content"], r["style"])
-    for m in methods:
-        o = r["outputs"][m]
+    base_images = trivial_baselines(r["content"], r["style"])
+    base_gram = {k: gram_distance(v, r["style"]) for k, v in base_images.items()}
+    r["baseline gram"] = base_gram
+    for m in [*methods, *trivial]:
+        o = r["outputs"][m] if m in r["outputs"] else base_images[m]
+        v = towards_style(o, r["content"], r["style"], baselines=base_gram,
+                          kind="photorealistic" if m in photoreal or m in trivial else "artistic")
         rows.append({"pair": r["pair"].name, "method": m, "SSIM (gray)": ssim(o, r["content"]),
-                     "edge SSIM": edge_ssim(o, r["content"]), "Gram dist. content→style": before,
-                     "Gram dist. output→style": gram_distance(o, r["style"]), "seconds": r["seconds"][m]})
+                     "edge SSIM": edge_ssim(o, r["content"]), "Gram dist. content→style": base_gram["content photo"],
+                     "Gram dist. output→style": v.gram, "Gram bar": v.bar, "moves towards the style": v.ok,
+                     "seconds": r["seconds"].get(m, float("nan"))})
 metrics = pd.DataFrame(rows)
 outputs.save_table(metrics, "metrics")
 summary = metrics.groupby("method", sort=False)[["SSIM (gray)", "edge SSIM", "Gram dist. output→style",
                                                   "seconds"]].median()
 summary.insert(0, "pairs", metrics.groupby("method", sort=False).size())
+summary.insert(4, "pairs moved towards the style", metrics.groupby("method", sort=False)["moves towards the style"].sum())
 summary.index.name = "method (medians)"
 outputs.save_table(summary, "metrics_summary")
 as_markdown(summary)
@@ -345,17 +362,30 @@ as_markdown(ratios.reset_index())
 # %% [markdown]
 # ## 7 · Ablations
 #
-# The abstract credits both the SCP loss and the re-stylisation stage. Each ablation was trained with the
-# same data and budget as the full model (section 2): **no SCP** replaces SCP by a plain content loss
-# (relu4_1) plus the same mean/std style loss; **no re-stylisation** is the full model's stage-1
-# checkpoint; **AdaIN FA** replaces the attention in every FA layer by a per-location AdaIN.
+# The abstract credits both the SCP loss and the re-stylisation stage. Each ablation arm trains on the
+# full model's data for the full model's number of iterations (`stylelib train fa_scp --variant V` copies
+# them from the registry): **no SCP** replaces SCP by a plain content loss (relu4_1) plus the same
+# mean/std style loss; **no re-stylisation** spends all the iterations in stage 1; **AdaIN FA** replaces
+# the attention in every FA layer by a per-location AdaIN. `comparable_entries` refuses an arm whose data
+# or budget differ from the full model's, and such an arm is left out with the reason.
+#
+# Each arm was trained once, so the spread we can measure is the pair-to-pair one: a difference between
+# two arms counts only when the mean per-pair difference exceeds the half-width of its 95 % interval over
+# the held-out pairs (`stylelib.report.stats.paired_difference`). The training-seed spread is not
+# measured (one 25-minute run per arm).
 
 # %% tags=["nbval-ignore-output"]
-ablation_rows, ablation_images = [], []
+ablation_rows, ablation_images, compared = [], [], {}
 for label, name in fa_variants.items():
     if name not in known:
         print(f"{label}: {name} is not registered")
         continue
+    try:
+        comparable_entries(fa_variants["FA+SCP"], name)
+    except IncomparableError as err:
+        print(f"{label}: left out, {err}")
+        continue
+    compared[label] = name
     net_v = load_fa_scp(name)
     imgs = []
     for r in runs:
@@ -368,7 +398,8 @@ for label, name in fa_variants.items():
 ablations = pd.DataFrame(ablation_rows)
 outputs.save_table(ablations, "ablations")
 ablation_summary = ablations.groupby("variant", sort=False)[["SSIM (gray)", "edge SSIM",
-                                                             "Gram dist. output→style"]].median()
+                                                             "Gram dist. output→style"]].mean()
+ablation_summary.index.name = "variant (means over pairs)"
 outputs.save_table(ablation_summary, "ablation_summary")
 as_markdown(ablation_summary)
 
@@ -376,7 +407,7 @@ as_markdown(ablation_summary)
 shown = min(3, len(runs))
 fig = image_grid([[runs[i]["content"], runs[i]["style"], *[imgs[i] for imgs in ablation_images]]
                   for i in range(shown)], row_titles=[runs[i]["pair"].name for i in range(shown)],
-                 col_titles=["content", "style", *[k for k, v in fa_variants.items() if v in known]], size=1.8)
+                 col_titles=["content", "style", *compared], size=1.8)
 outputs.save_figure(fig, "ablations")
 fig
 
@@ -403,15 +434,11 @@ med = summary
 fa_ssim, fa_edge, fa_gram = med.loc["FA+SCP", ["SSIM (gray)", "edge SSIM", "Gram dist. output→style"]]
 baselines = ["PhotoWCT (closed form)", "PhotoWCT (fast)", "WCT2", "DPST"]
 worst = max(r512[f"FA+SCP / {m}"] for m in baselines)
-abl = ablation_summary
+moved = metrics.groupby("method", sort=False)["moves towards the style"].sum()
 photo_gram = metrics.groupby("pair")["Gram dist. content→style"].first().median()
+colour_gram = summary.loc["colour transfer", "Gram dist. output→style"]
 no_scp, stage1 = "no SCP (content + style loss)", "no re-stylisation (stage 1 only)"
-scp_trained, restyle_trained = {"FA+SCP", no_scp} <= set(abl.index), {"FA+SCP", stage1} <= set(abl.index)
-scp_effects = {}
-if scp_trained:
-    full, no = abl.loc["FA+SCP"], abl.loc[no_scp]
-    scp_effects = {"structure (edge SSIM)": full["edge SSIM"] > no["edge SSIM"],
-                   "style (Gram)": full["Gram dist. output→style"] < no["Gram dist. output→style"]}
+
 claims = claims_table([
     Claim("Run time at least 72 % lower than PhotoWCT, WCT2 and DPST (a ratio of 0.28 or less).",
           value={"per baseline": "; ".join(f"{m}: {r512[f'FA+SCP / {m}']:.3f}" for m in baselines),
@@ -430,44 +457,31 @@ claims = claims_table([
           criterion=all_of("at least every baseline", "every baseline (FA+SCP's edge SSIM ≥ the baseline's)"),
           fails="not reproduced", note="" if all(fa_edge >= med.loc[m, "edge SSIM"] for m in baselines)
           else "lower than {lower than}"),
-    Claim("Stylisation: the result carries the style (our check: Gram distance below the content photo's).",
-          value={"FA+SCP": fa_gram, "content photo": photo_gram,
-                 "baselines": ", ".join(f"{m} {med.loc[m, 'Gram dist. output→style']:.3f}" for m in baselines)},
-          measured="median Gram distance: FA+SCP {FA+SCP:.3f}, content photo {content photo:.3f}; {baselines}",
-          criterion=below("FA+SCP", "content photo")),
-    Claim("Ablation: the SCP loss matters.",
-          value={"arms": "; ".join(f"{v}: edge SSIM {abl.loc[v, 'edge SSIM']:.3f}, "
-                                   f"Gram {abl.loc[v, 'Gram dist. output→style']:.3f}"
-                                   for v in abl.index if v in ("FA+SCP", no_scp)),
-                 "improves": list(scp_effects.values()),
-                 "what": " and ".join(k for k, better in scp_effects.items() if better) or "neither measure"},
-          measured="{arms}",
-          criterion=all_of("improves", "both measures (edge SSIM higher, Gram distance lower)") if scp_trained
-          else None,
-          fails="mixed", note="SCP improves {what}" if scp_trained else "", untested="ablation not trained"),
-    Claim("Ablation: re-stylisation makes the style more faithful.",
-          value={"arms": "; ".join(f"{v}: Gram {abl.loc[v, 'Gram dist. output→style']:.3f}"
-                                   for v in abl.index if v in ("FA+SCP", stage1)),
-                 **({"FA+SCP": abl.loc["FA+SCP", "Gram dist. output→style"],
-                     "stage 1 only": abl.loc[stage1, "Gram dist. output→style"]} if restyle_trained else {})},
-          measured="{arms}", criterion=below("FA+SCP", "stage 1 only") if restyle_trained else None,
-          untested="ablation not trained"),
+    Claim("Stylisation: the result carries the style (our test: Gram distance 10 % below the best no-op output "
+          "— photo, colour transfer, contrast change, blur — with edge SSIM ≥ 0.5, on most pairs).",
+          value={"moved": int(moved["FA+SCP"]), "pairs": len(runs), "FA+SCP": fa_gram, "content photo": photo_gram,
+                 "colour transfer": colour_gram,
+                 "others": ", ".join(f"{m} {int(moved[m])}" for m in baselines)},
+          measured="FA+SCP moves towards the style on {moved} of {pairs} pairs (others: {others}); median Gram "
+                   "distance FA+SCP {FA+SCP:.3f}, colour transfer {colour transfer:.3f}, photo {content photo:.3f}",
+          criterion=at_least_count("moved", "pairs"), fails="not reproduced: {moved} of {pairs} pairs"),
+    compare_arms("Ablation: the SCP loss keeps the photo's structure.", ablations, "FA+SCP", no_scp, "edge SSIM",
+                 higher_is_better=True),
+    compare_arms("Ablation: the SCP loss carries the style.", ablations, "FA+SCP", no_scp,
+                 "Gram dist. output→style", higher_is_better=False),
+    compare_arms("Ablation: re-stylisation makes the style more faithful.", ablations, "FA+SCP", stage1,
+                 "Gram dist. output→style", higher_is_better=False),
 ])
-outputs.save_table(claims, "claims")
+save_claims(outputs, claims)
 as_markdown(claims)
 
 # %% [markdown]
-# **Reading the claims (the quick profile, committed in `figures/01_fa_scp/`; two quick runs agreed to
-# within 0.04).** On the 2-core CPU, at 512 px, FA+SCP took 0.08 of PhotoWCT's time with the closed-form
-# smoothing and 0.01 of DPST's, well inside the paper's 0.28, but about 0.6 of PhotoWCT's with the fast
-# guided-filter smoothing and about 0.3 of WCT2's: both are single feed-forward passes through much the
-# same VGG encoder, so a 72 % saving against them is out of reach on this machine (the paper timed on
-# a GPU, with baseline implementations we cannot inspect). The cost of the closed form is the sparse
-# LU (20-26 s at 512 px, 761-790 s and 8.5-8.6 GB at 1024 px). On quality, our FA+SCP moves furthest towards
-# the style (lowest Gram distance) but keeps the least structure of the photorealistic methods (edge
-# SSIM 0.37 against 0.51-0.74): the paper's "better scores" are not reproduced by a reconstruction
-# trained for 25 minutes on one CPU core. The SCP ablation points the paper's way; the re-stylisation
-# stage made no measurable difference.
+# **Reading the claims.** The table above is computed from this run; with the committed `ci` values it
+# is a smoke test at 64 px, and the `quick` profile (`figures/01_fa_scp/claims.md`) is the one to read.
+# The run-time ratios were measured on a 2-core CPU, where FA+SCP and the feed-forward baselines (PhotoWCT
+# with the fast smoothing, WCT2) all pay for much the same VGG encoder; the paper timed on a GPU, against
+# baseline implementations we cannot inspect. Ablation verdicts are called only beyond the pair-to-pair
+# spread of the held-out pairs; each arm was trained once, for the full model's number of iterations.
 
 # %% [markdown]
 # ## Saving the run

@@ -51,6 +51,8 @@ size = 64                  # long side of the evaluation images, pixels
 crop = 32                  # training crops, pixels
 load_size = 48             # short side of the photos before cropping, pixels
 ablation_steps = 4         # live iterations of each ablation arm
+ablation_arms = ["both", "neither"]  # of both, no cycle, no self, neither
+ablation_seeds = 2         # seeds per arm: a difference counts only beyond their spread
 live_adapt_steps = 4       # live normalisation-only iterations
 pair_weights = "consistency_pair-quick"
 n_unseen = 2               # unseen photos for the generalisation section
@@ -73,7 +75,8 @@ from stylelib.metrics import edge_ssim, gram_distance, ssim
 from stylelib.models.consistency_pair import STYLE_A, STYLE_B, ConsistencyConfig, PairGenerator, count_parameters
 from stylelib.recipes.consistency_pair import (adaptation_experiment, adaptation_row, load_consistency_pair,
                                                photo_roles, train_pair)
-from stylelib.report.claims import Claim, above, all_of, at_most, claims_table
+from stylelib.baselines import towards_style, trivial_baselines
+from stylelib.report.claims import Claim, all_of, claims_table, compare_seeds, save_claims
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
 from stylelib.report.plotting import image_grid, loss_curves
@@ -134,33 +137,39 @@ as_markdown(counts)
 # relative, relu1_1–relu5_1; 0 = the style's statistics). *Gram dist. content→style* is the untouched
 # photo's distance, which a transfer should beat.
 #
-# The method note expects the consistency terms to raise SSIM to the content at a similar Gram
-# distance; without them the style loss is free to paint texture into the photo.
+# The consistency terms are expected to raise SSIM to the content at a similar Gram distance; without
+# them the style loss is free to paint texture into the photo. Each arm (`ablation_arms`) runs with
+# `ablation_seeds` seeds (different initial weights and crops): a difference between two arms counts
+# only when it exceeds the larger of the two arms' ranges over seeds.
 
 # %% tags=["nbval-ignore-output"]
 base_cfg = ConsistencyConfig.for_profile("quick").replace(crop=crop, load_size=load_size, steps=ablation_steps,
                                                           seed=seed, profile=profile)
 base_w = {"cycle_weight": base_cfg.cycle_weight, "self_weight": base_cfg.self_weight}
-arms = {
+all_arms = {
     "both": base_w,
     "no cycle": {**base_w, "cycle_weight": 0.0},
     "no self": {**base_w, "self_weight": 0.0},
     "neither": {"cycle_weight": 0.0, "self_weight": 0.0},
 }
-trained = {}
+arms = {k: all_arms[k] for k in ablation_arms}
+trained, seeded = {}, {}
 for arm, weights in arms.items():
-    pair, res = train_pair(roles["a"].path, roles["b"].path, base_cfg.replace(**weights),
-                           names=(roles["a"].name, roles["b"].name))
-    trained[arm] = (pair, res)
-    print(f"{arm:<9} {res.steps} it in {res.seconds:.1f} s ({res.seconds / res.steps:.3f} s per iteration)")
+    for k in range(ablation_seeds):
+        pair, res = train_pair(roles["a"].path, roles["b"].path, base_cfg.replace(**weights, seed=seed + k),
+                               names=(roles["a"].name, roles["b"].name))
+        seeded[arm, k] = (pair, res)
+        print(f"{arm:<9} seed {seed + k}: {res.steps} it in {res.seconds:.1f} s "
+              f"({res.seconds / res.steps:.3f} s per iteration)")
+    trained[arm] = seeded[arm, 0]
 
 # %% tags=["nbval-ignore-output"]
 before_ab, before_ba = gram_distance(a, b), gram_distance(b, a)
 rows = []
-for arm, (pair, res) in trained.items():
+for (arm, k), (pair, res) in seeded.items():
     for direction, x, s, idx in (("a→b", a, b, STYLE_B), ("b→a", b, a, STYLE_A)):
         y = pair.G.stylize(x, idx)
-        rows.append({"arm": arm, "direction": direction, "SSIM to content": ssim(y, x),
+        rows.append({"arm": arm, "seed": seed + k, "direction": direction, "SSIM to content": ssim(y, x),
                      "edge SSIM": edge_ssim(y, x), "Gram dist. output→style": gram_distance(y, s),
                      "Gram dist. content→style": before_ab if direction == "a→b" else before_ba,
                      "train seconds": res.seconds})
@@ -169,8 +178,12 @@ outputs.save_table(ablation, "ablation")
 as_markdown(ablation)
 
 # %% tags=["nbval-ignore-output"]
-ablation_mean = ablation.groupby("arm", sort=False)[["SSIM to content", "edge SSIM", "Gram dist. output→style"]].mean()
-ablation_mean.index.name = "arm (mean of both directions)"
+per_seed = ablation.groupby(["arm", "seed"], sort=False)[["SSIM to content", "edge SSIM",
+                                                         "Gram dist. output→style"]].mean().reset_index()
+ablation_mean = per_seed.groupby("arm", sort=False)[["SSIM to content", "edge SSIM", "Gram dist. output→style"]].agg(
+    ["mean", lambda v: v.max() - v.min()]).rename(columns={"<lambda_0>": "range over seeds"}, level=1)
+ablation_mean.columns = [f"{m} ({st})" for m, st in ablation_mean.columns]
+ablation_mean.index.name = "arm (mean of both directions, then over seeds)"
 outputs.save_table(ablation_mean, "ablation_summary")
 display(as_markdown(ablation_mean))
 fig = image_grid(
@@ -213,11 +226,16 @@ else:
 base_name = pair_weights if have_registered else f"live 'both' arm ({ablation_steps} it)"
 ab, ba = base.a_to_b(a), base.b_to_a(b)
 unseen_out = [base.a_to_b(u) for u in unseen]
-gen_rows = [{"photo": "a (trained on)", "SSIM to photo": ssim(ab, a), "edge SSIM": edge_ssim(ab, a),
-             "Gram dist. photo→b": gram_distance(a, b), "Gram dist. output→b": gram_distance(ab, b)}]
-for r, u, y in zip(roles["unseen"], unseen, unseen_out):
-    gen_rows.append({"photo": f"{r.name} (unseen)", "SSIM to photo": ssim(y, u), "edge SSIM": edge_ssim(y, u),
-                     "Gram dist. photo→b": gram_distance(u, b), "Gram dist. output→b": gram_distance(y, b)})
+def generalisation_row(label, photo, output):
+    v = towards_style(output, photo, b, kind="photorealistic")
+    return {"photo": label, "SSIM to photo": ssim(output, photo), "edge SSIM": v.structure,
+            "Gram dist. photo→b": v.baselines["content photo"],
+            "Gram dist. colour transfer→b": v.baselines["colour transfer"], "Gram dist. output→b": v.gram,
+            "moves towards the style": v.ok}
+
+
+gen_rows = [generalisation_row("a (trained on)", a, ab)]
+gen_rows += [generalisation_row(f"{r.name} (unseen)", u, y) for r, u, y in zip(roles["unseen"], unseen, unseen_out)]
 generalisation = pd.DataFrame(gen_rows)
 outputs.save_table(generalisation, "generalisation")
 display(as_markdown(generalisation))
@@ -325,10 +343,17 @@ if compare_baselines:
         print(f"PhotoWCT unavailable ({exc}); using the WCT + smoothing stand-in")
         others["WCT + smoothing (stand-in, not PhotoWCT)"] = smooth_closed_form(catalog.get("wct").fn(a, b),
                                                                                a).clamp(0, 1)
-    ours = {f"ours ({base_name})": ab, "ours, live 'no consistency' arm": trained["neither"][0].G.stylize(a, STYLE_B)}
-    compared = {**ours, **others}
-    baseline_table = pd.DataFrame([{"method": m, "SSIM to content": ssim(y, a), "edge SSIM": edge_ssim(y, a),
-                                    "Gram dist. output→style": gram_distance(y, b)} for m, y in compared.items()])
+    ours = {f"ours ({base_name})": ab,
+            **({"ours, live 'no consistency' arm": trained["neither"][0].G.stylize(a, STYLE_B)}
+               if "neither" in trained else {})}
+    no_ops = trivial_baselines(a, b)
+    no_op_gram = {k: gram_distance(v, b) for k, v in no_ops.items()}
+    compared = {**ours, **others, **no_ops}
+    baseline_table = pd.DataFrame([
+        {"method": m, "SSIM to content": ssim(y, a), "edge SSIM": edge_ssim(y, a),
+         "Gram dist. output→style": gram_distance(y, b),
+         "moves towards the style": towards_style(y, a, b, kind="photorealistic", baselines=no_op_gram).ok}
+        for m, y in compared.items()])
     outputs.save_table(baseline_table, "baselines")
     display(as_markdown(baseline_table))
     fig = image_grid([[a, b, *compared.values()]], col_titles=["content a", "style b", *compared], size=2.0)
@@ -361,22 +386,29 @@ as_markdown(deviations)
 # `figures/03_consistency_pair/`.
 
 # %% tags=["nbval-ignore-output"]
-ssim_of, gram_of = ablation_mean["SSIM to content"], ablation_mean["Gram dist. output→style"]
 claims = [
-    Claim("The consistency losses keep the result photorealistic (the ablation should show a higher SSIM to the "
-          "content at a similar Gram distance with them).",
-          value={**{f"SSIM {arm}": ssim_of[arm] for arm in arms}, **{f"Gram {arm}": gram_of[arm] for arm in arms},
-                 "Gram both / neither": gram_of["both"] / gram_of["neither"], "steps": ablation_steps},
-          measured="SSIM both {SSIM both:.3f}, no cycle {SSIM no cycle:.3f}, no self {SSIM no self:.3f}, neither "
-                   "{SSIM neither:.3f}; Gram distance {Gram both:.3f} / {Gram no cycle:.3f} / {Gram no self:.3f} / "
-                   "{Gram neither:.3f} ({steps} it per arm)",
-          criterion=above("SSIM both", "SSIM neither") & at_most(1.2, "Gram both / neither")),
+    compare_seeds("The consistency losses keep the result photorealistic: a higher SSIM to the content with them.",
+                  per_seed, "both", "neither", "SSIM to content", higher_is_better=True, label="neither"),
+    compare_seeds("... at a similar Gram distance to the style (ours: not more than the arm without them; lower "
+                  "is closer).", per_seed, "both", "neither", "Gram dist. output→style", higher_is_better=False,
+                  label="neither"),
+    Claim("The pair stylises its own training photo a with the style of b.",
+          value={"photo": generalisation.iloc[0]["Gram dist. photo→b"],
+                 "colour": generalisation.iloc[0]["Gram dist. colour transfer→b"],
+                 "output": generalisation.iloc[0]["Gram dist. output→b"],
+                 "edge": generalisation.iloc[0]["edge SSIM"],
+                 "moved": [bool(generalisation.iloc[0]["moves towards the style"])]},
+          measured="Gram distance to b: photo {photo:.3f}, colour transfer {colour:.3f}, output {output:.3f}; "
+                   "edge SSIM {edge:.2f}",
+          criterion=all_of("moved", "photo a (Gram 10 % below the best no-op output, edge SSIM ≥ 0.5)")),
     Claim("Two networks trained on two photos stylise unseen photos.",
           value={"per photo": "; ".join(f"{r['photo']}: Gram dist. to b {r['Gram dist. photo→b']:.3f} → "
-                                        f"{r['Gram dist. output→b']:.3f}, SSIM {r['SSIM to photo']:.3f}"
-                                        for _, r in generalisation.iterrows()),
-                 "closer": list(generalisation["Gram dist. output→b"] < generalisation["Gram dist. photo→b"])},
-          measured="{per photo}", criterion=all_of("closer", "every photo (Gram dist. output→b < photo→b)"),
+                                        f"{r['Gram dist. output→b']:.3f} (colour transfer "
+                                        f"{r['Gram dist. colour transfer→b']:.3f})"
+                                        for _, r in generalisation.iloc[1:].iterrows()),
+                 "moved": [bool(x) for x in generalisation.iloc[1:]["moves towards the style"]]},
+          measured="{per photo}", criterion=all_of("moved", "every unseen photo (beats the no-op outputs by 10 %, "
+                                                   "edge SSIM ≥ 0.5)"),
           fails="not on every photo"),
 ]
 if comparison is not None:
@@ -393,7 +425,8 @@ if comparison is not None:
         measured="style loss / full retraining: {style first:.2f} at {first} it, "
                  "{style loss / full at the last checkpoint:.2f} at {last} it; time / full retraining "
                  "{time first:.2f} and {time last:.2f}; {trained} trained parameters instead of {all}",
-        criterion=at_most(1.25, "style loss / full at the last checkpoint"), holds="met", fails="not met"))
+        criterion=None, untested="not judged: adapt_lr (5e-3) was chosen on this very pair and style, and is not "
+        "yet confirmed on another (our aim: a ratio of 1.25 or less)"))
 else:
     claims.append(Claim(
         "Retraining only the normalisation parameters adapts the pair to a new style.",
@@ -407,7 +440,7 @@ claims.append(Claim(
              "normalisation-only iterations cost {ratio:.2f} of a full one",
     untested="measured (no paper number)"))
 claims = claims_table(claims)
-outputs.save_table(claims, "claims")
+save_claims(outputs, claims)
 as_markdown(claims)
 
 # %% [markdown]

@@ -65,7 +65,7 @@ from stylelib.models.dst import DSTConfig, clean_keypoints, resize_long_side, st
 from stylelib.models.nbb import NBBConfig, nbb
 from stylelib.recipes.dst import geometry_pairs
 from stylelib.report.bench import machine_info
-from stylelib.report.claims import Claim, all_of, at_most, below, claims_table
+from stylelib.report.claims import Claim, all_of, at_most, below, claims_table, save_claims
 from stylelib.report.markdown import as_markdown
 from stylelib.report.outputs import Outputs
 from stylelib.report.plotting import flow_figure, image_grid, keypoint_moves, keypoint_pairs, loss_curves
@@ -324,7 +324,7 @@ claims = claims_table([
           holds="met (our aim: 60 s or less)", fails="slower than our aim of 60 s",
           untested="not at 256 px in this profile"),
 ])
-outputs.save_table(claims, "claims")
+save_claims(outputs, claims)
 as_markdown(claims)
 
 # %% [markdown]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import ParamsError, StylelibError
-from .index import write_index
+from .index import update_readme, write_index
 
 PROFILES = ("ci", "quick", "paper")
 #: Notebooks that ``run`` executes: two digits, an underscore, a name.
@@ -217,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "index":
             path = write_index(args.figures_dir)
             print(f"wrote {path}")
+            readme = update_readme(Path(args.figures_dir).resolve().parent / "README.md", args.figures_dir)
+            if readme is not None:
+                print(f"updated the results block of {readme}")
             return 0
         where = dict(notebooks_dir=args.notebooks_dir, params_dir=args.params_dir, build_dir=args.build_dir,
                      figures_dir=args.figures_dir, only=args.only)
