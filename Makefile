@@ -5,7 +5,8 @@
 #   make reproduce             run every notebook with PROFILE=quick and index figures/
 #   make reproduce PROFILE=ci|quick|paper  [ONLY="00_gatys 01_x"]
 #   make weights [PROFILE=quick]  retrain and register the networks the notebooks use
-#   make lab | data | bench | sync | nb-outputs | clean
+#   make lab [FRESH=1]         JupyterLab on copies of the notebooks (build/lab/), at the index
+#   make data | bench | sync | nb-outputs | screenshots | clean
 #
 # Benchmark images are read from $STYLELIB_DATA (never copied into the repo); when
 # it is unset and ../shared/data exists, that folder is used.
@@ -32,13 +33,14 @@ endif
 ifneq ($(strip $(STYLELIB_DATA)),)
   export STYLELIB_DATA
 endif
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# nbval runs the ci copies (tests/notebooks/, made by `make nb-outputs`); notebooks/NN.ipynb carry the quick outputs.
+NOTEBOOKS := $(sort $(wildcard tests/notebooks/[0-9][0-9]_*.ipynb))
 NB_SOURCES := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 
-.PHONY: help setup test test-unit test-notebooks reproduce lab data bench weights clean distclean sync nb-outputs
+.PHONY: help setup test test-unit test-notebooks reproduce lab data bench weights clean distclean sync nb-outputs screenshots
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment -------------------------------------------------------------
 
@@ -67,18 +69,19 @@ test: test-unit test-notebooks
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
-# Every notebook, executed top to bottom with the committed (ci) parameters;
-# outputs not tagged nbval-ignore-output must match the committed ones.
+# Every notebook's ci copy (tests/notebooks/NN.ipynb), executed top to bottom with the ci
+# parameters injected; outputs not tagged nbval-ignore-output must match the committed ones.
 test-notebooks: $(STAMP)
-	$(PY) -m pytest -q $(NBVAL_FLAGS) $(or $(NOTEBOOKS),notebooks/)
+	$(PY) -m pytest -q $(NBVAL_FLAGS) $(or $(NOTEBOOKS),tests/notebooks/)
 
 # --- figures ---------------------------------------------------------------------
 
 # Runs notebooks/NN_*.ipynb with papermill (cwd notebooks/):
 #   papermill NN.ipynb build/$(PROFILE)/NN.ipynb -f params/$(PROFILE)/NN.yaml -p figures_dir figures/NN
 # after checking every parameter file (a missing one stops the run before any
-# notebook starts), then indexes figures/ into figures/README.md.
-reproduce: $(STAMP)
+# notebook starts), then indexes figures/ into figures/README.md and notebooks/index.ipynb.
+# PROFILE=quick also rewrites notebooks/NN.ipynb with the run's outputs (what a student opens).
+reproduce: $(STAMP) sync
 	status=0; \
 	$(PY) -m stylelib.report.notebooks run --profile '$(PROFILE)' \
 	    --notebooks-dir '$(ROOT)/notebooks' --params-dir '$(ROOT)/params' \
@@ -87,8 +90,16 @@ reproduce: $(STAMP)
 	if [ $$status -ne 2 ]; then $(PY) -m stylelib.report.notebooks index '$(ROOT)/figures'; fi; \
 	exit $$status
 
+# JupyterLab on a copy of the notebooks in build/lab/ (ignored by git): what a student edits,
+# runs or saves there never changes a tracked file. A copy is refreshed only when the committed
+# notebook is newer than it (your own edits are kept); `make lab FRESH=1` starts again from the
+# committed notebooks.
+LAB := $(ROOT)/build/lab
 lab: $(STAMP)
-	cd notebooks && $(VENV)/bin/jupyter lab
+	mkdir -p '$(LAB)'
+	$(if $(FRESH),rm -f '$(LAB)'/*.ipynb)
+	cp -u notebooks/*.ipynb '$(LAB)/'
+	cd '$(LAB)' && $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir='$(LAB)' --LabApp.default_url=/lab/tree/index.ipynb
 
 data: $(STAMP)
 	$(PY) -m stylelib.data.download '$(or $(STYLELIB_DATA),$(ROOT)/data)'
@@ -108,10 +119,15 @@ weights: $(STAMP)
 sync: $(STAMP)
 	$(if $(NB_SOURCES),$(VENV)/bin/jupytext --sync $(NB_SOURCES),@echo "no notebooks/NN_*.py")
 
-# After editing a notebook: update the .ipynb from the .py and re-run it in place
-# with its committed ci parameters, so nbval has fresh reference outputs.
-nb-outputs: $(STAMP)
-	$(if $(NB_SOURCES),cd notebooks && $(VENV)/bin/jupytext --sync --execute $(notdir $(NB_SOURCES)),@echo "no notebooks/NN_*.py")
+# After editing a notebook source: sync notebooks/NN.ipynb with it (outputs kept) and run it with
+# params/ci into tests/notebooks/NN.ipynb, nbval's reference outputs. The quick outputs of
+# notebooks/NN.ipynb come from `make reproduce` (ONLY=NN_name for one notebook).
+nb-outputs: sync
+	$(PY) -m stylelib.report.publish ci-copies $(ONLY)
+
+# docs/screenshots/: two notebooks as a student sees them in JupyterLab (the browser test, kept).
+screenshots: $(STAMP)
+	STYLELIB_SCREENSHOTS='$(ROOT)/docs/screenshots' $(PY) -m pytest -q tests/test_browser.py -k "quick_figures"
 
 clean:
 	rm -rf build .pytest_cache notebooks/.ipynb_checkpoints

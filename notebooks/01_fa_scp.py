@@ -9,9 +9,12 @@
 # ---
 
 # %% [markdown]
+# [← all notebooks](index.ipynb) · the method in our own words, with what its paper states and what we
+# reconstructed: `docs/methods/01_fa_scp.md` in the repository
+#
 # # 01 · FA+SCP, a fast photorealistic stylizer, against PhotoWCT, WCT2 and Deep Photo Style Transfer
 #
-# * X. Wu, Y. Ni, B. Li, *Redistributing and Re-Stylizing Features for Training a Fast Photorealistic
+# * C. Wu, B. Ni, H. Li, *Redistributing and Re-Stylizing Features for Training a Fast Photorealistic
 #   Stylizer*, IJCNN 2020 (**FA+SCP**).
 # * Y. Li, M.-Y. Liu, X. Li, M.-H. Yang, J. Kautz, *A Closed-form Solution to Photorealistic Image
 #   Stylization*, ECCV 2018 (**PhotoWCT**).
@@ -34,19 +37,26 @@
 # WCT2 and DPST follow their papers (`stylelib/models/photowct.py`, `wct2.py`, `dpst.py`; the matting
 # Laplacian and the smoothing steps are in `stylelib/kernels/matting.py` and `stylelib/smoothing.py`).
 #
-# **Running it.** The parameters below are the tiny *ci* values, checked by `make test` (nbval);
-# `make reproduce` runs `params/quick/01_fa_scp.yaml` and writes `figures/01_fa_scp/`. Every profile uses
-# the networks trained by `stylelib train fa_scp|photowct|wct2 --profile quick` and committed.
+# **Running it.** The parameters below are the *quick* values (`params/quick/01_fa_scp.yaml`): the
+# outputs stored in this notebook come from `make reproduce`, the same run that wrote
+# `figures/01_fa_scp/`, and "Run All" gives them again on a laptop CPU (the index notebook lists
+# the measured run time). `make test` runs this notebook with the tiny *ci* values instead
+# (`params/ci/01_fa_scp.yaml`, executed into `tests/notebooks/01_fa_scp.ipynb` for nbval). With
+# `figures_dir = None` nothing is written anywhere; `make lab` opens a copy of the notebooks, so
+# what you change or save here never touches the repository.
+# Every profile uses the networks trained by `stylelib train fa_scp|photowct|wct2 --profile quick`
+# and committed.
 
 # %% tags=["parameters"]
-profile = "ci"
-size = 64
-n_pairs = 2
-dpst_steps = 5
-gatys_steps = 5
-bench_sizes = [64, 128]
-dpst_bench_max = 128
-bench_repeats = 1
+profile = "quick"
+size = 256
+n_pairs = 5
+n_ablation_pairs = 10  # the ablation runs only FA+SCP networks (under a second a pair): every held-out pair
+dpst_steps = 100
+gatys_steps = 60
+bench_sizes = [256, 512]
+dpst_bench_max = 256
+bench_repeats = 2
 fa_scp_weights = "fa_scp-quick"
 photowct_weights = "photowct-quick"
 wct2_weights = "wct2-quick"
@@ -136,7 +146,7 @@ as_markdown(weights_table)
 # ### Training curves
 #
 # FA+SCP's SCP terms during stage 1 (stylisation) and stage 2 (re-stylisation, whose loss adds the
-# first pass's SCP with weight 0.5), the identity term (`G(C, C)` against `C`: the method note's optional
+# first pass's SCP with weight 0.5), the identity term (`G(C, C)` against `C`: our reconstruction's optional
 # photorealism term, which we switched on after a first run without it inverted the tones of its outputs),
 # and the reconstruction losses of the WCT2 and PhotoWCT decoders.
 
@@ -312,7 +322,7 @@ outputs.save_table(summary, "metrics_summary")
 as_markdown(summary)
 
 # %% [markdown]
-# ## 6 · Run time and memory at 256, 512 and 1024 px
+# ## 6 · Run time and memory at the `bench_sizes` (quick: 256 and 512 px; paper: up to 1024 px)
 #
 # One held-out photo pair per size (the size is its long side), every method measured in this run, side
 # by side (`stylelib.report.bench.interleaved`: each repeat runs every method once, in turn). DPST runs its full `dpst_steps` up to `dpst_bench_max` px; above that, one DPST
@@ -371,10 +381,14 @@ as_markdown(ratios.reset_index())
 #
 # Each arm was trained once, so the spread we can measure is the pair-to-pair one: a difference between
 # two arms counts only when the mean per-pair difference exceeds the half-width of its 95 % interval over
-# the held-out pairs (`stylelib.report.stats.paired_difference`). The training-seed spread is not
-# measured (one 25-minute run per arm).
+# held-out pairs (`stylelib.report.stats.paired_difference`): all `n_ablation_pairs` of them, since the
+# arms cost under a second a pair, while the baseline sections use the first `n_pairs`. The
+# training-seed spread is not measured (one 25-minute run per arm).
 
 # %% tags=["nbval-ignore-output"]
+ablation_inputs = [(r["pair"], r["content"], r["style"]) for r in runs]
+ablation_inputs += [(pair, *load_pair(pair, size=size)) for pair in all_pairs[len(runs):n_ablation_pairs]]
+print(f"ablation on {len(ablation_inputs)} held-out pairs")
 ablation_rows, ablation_images, compared = [], [], {}
 for label, name in fa_variants.items():
     if name not in known:
@@ -388,12 +402,11 @@ for label, name in fa_variants.items():
     compared[label] = name
     net_v = load_fa_scp(name)
     imgs = []
-    for r in runs:
-        o = stylize_fa_scp(r["content"], r["style"], net=net_v)
+    for pair, content, style in ablation_inputs:
+        o = stylize_fa_scp(content, style, net=net_v)
         imgs.append(o)
-        ablation_rows.append({"variant": label, "pair": r["pair"].name, "SSIM (gray)": ssim(o, r["content"]),
-                              "edge SSIM": edge_ssim(o, r["content"]),
-                              "Gram dist. output→style": gram_distance(o, r["style"])})
+        ablation_rows.append({"variant": label, "pair": pair.name, "SSIM (gray)": ssim(o, content),
+                              "edge SSIM": edge_ssim(o, content), "Gram dist. output→style": gram_distance(o, style)})
     ablation_images.append(imgs)
 ablations = pd.DataFrame(ablation_rows)
 outputs.save_table(ablations, "ablations")
@@ -488,7 +501,7 @@ as_markdown(claims)
 
 # %%
 saved = outputs.finish({
-    "parameters": dict(size=size, n_pairs=n_pairs, dpst_steps=dpst_steps, gatys_steps=gatys_steps,
+    "parameters": dict(size=size, n_pairs=n_pairs, n_ablation_pairs=n_ablation_pairs, dpst_steps=dpst_steps, gatys_steps=gatys_steps,
                        bench_sizes=bench_sizes, dpst_bench_max=dpst_bench_max, bench_repeats=bench_repeats,
                        fa_scp_weights=fa_scp_weights, photowct_weights=photowct_weights,
                        wct2_weights=wct2_weights, adain_weights=adain_weights, seed=seed),
@@ -496,3 +509,19 @@ saved = outputs.finish({
     "weights": {n: known[n].sha256 for n in weight_names if n in known},
 })
 print("saved:", "nothing (figures_dir is None)" if saved is None else f"{len(outputs.files)} files in {outputs.dir}")
+
+# %% [markdown]
+# ## Try it yourself
+#
+# The widget below runs the committed FA+SCP network (the knob is the number of passes: 2 feeds the result
+# back through the network once more, as the re-stylisation stage does). Pick a content photo and a style
+# from the suite's images, or upload your own (PNG or JPEG, at most 20 MB), set the knob (where the method
+# has one) and press the button: the result appears next to the inputs with its run time, its Gram
+# distance to the style (beside the content photo's and a plain colour transfer's, the two no-op outputs
+# every stylizer must beat) and its SSIM to the content photo. Nothing is saved. A file that is not an
+# image gets a one-line message in the status line.
+
+# %% tags=["try-it", "nbval-ignore-output"]
+from stylelib.widgets import try_it
+
+try_it("fa_scp")

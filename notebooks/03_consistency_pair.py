@@ -9,9 +9,12 @@
 # ---
 
 # %% [markdown]
+# [← all notebooks](index.ipynb) · the method in our own words, with what its paper states and what we
+# reconstructed: `docs/methods/03_consistency_pair.md` in the repository
+#
 # # 03 · Photo style transfer with consistency losses: two networks from two photos
 #
-# R. Yao, G. Puy, P. Pérez, *Photo style transfer with consistency losses*, ICIP 2019
+# X. Yao, G. Puy, P. Pérez, *Photo style transfer with consistency losses*, ICIP 2019
 # (arXiv 2005.04408).
 #
 # **The idea.** Take two photos, `a` and `b`, and nothing else: no training set, no pretrained
@@ -41,22 +44,26 @@
 # adaptation-versus-retraining comparison at the full budget, because the full retraining does not
 # fit in this notebook's time.
 #
-# **Running it.** The parameters below are the tiny *ci* values (a few iterations at 32 px crops,
-# 64 px images): `make test` runs them under nbval in well under a minute. `make reproduce` uses
-# `params/quick/03_consistency_pair.yaml` and writes everything under `figures/03_consistency_pair/`.
+# **Running it.** The parameters below are the *quick* values (`params/quick/03_consistency_pair.yaml`): the
+# outputs stored in this notebook come from `make reproduce`, the same run that wrote
+# `figures/03_consistency_pair/`, and "Run All" gives them again on a laptop CPU (the index notebook lists
+# the measured run time). `make test` runs this notebook with the tiny *ci* values instead
+# (`params/ci/03_consistency_pair.yaml`, executed into `tests/notebooks/03_consistency_pair.ipynb` for nbval). With
+# `figures_dir = None` nothing is written anywhere; `make lab` opens a copy of the notebooks, so
+# what you change or save here never touches the repository.
 
 # %% tags=["parameters"]
-profile = "ci"
-size = 64                  # long side of the evaluation images, pixels
-crop = 32                  # training crops, pixels
-load_size = 48             # short side of the photos before cropping, pixels
-ablation_steps = 4         # live iterations of each ablation arm
+profile = "quick"
+size = 208  # long side of the evaluation images, pixels
+crop = 64  # training crops, pixels
+load_size = 128  # short side of the photos before cropping, pixels
+ablation_steps = 200  # live iterations of each ablation arm
 ablation_arms = ["both", "neither"]  # of both, no cycle, no self, neither
-ablation_seeds = 2         # seeds per arm: a difference counts only beyond their spread
-live_adapt_steps = 4       # live normalisation-only iterations
+ablation_seeds = 3  # seeds per arm: a difference counts only beyond their spread
+live_adapt_steps = 500  # live normalisation-only iterations
 pair_weights = "consistency_pair-quick"
-n_unseen = 2               # unseen photos for the generalisation section
-compare_baselines = True   # AdaIN and PhotoWCT (or its WCT + smoothing stand-in) on the same pair
+n_unseen = 4  # unseen photos for the generalisation section
+compare_baselines = True  # AdaIN and PhotoWCT (or its WCT + smoothing stand-in) on the same pair
 figures_dir = None
 seed = 0
 
@@ -365,7 +372,7 @@ fig
 # %% [markdown]
 # ## 7 · Deviations from the paper, and measured results vs the paper's claims
 #
-# The paper gives almost no settings; the "paper" column is the method note's reconstruction of them
+# The paper gives almost no settings; the "paper" column is our reconstruction of them (`docs/methods/03_consistency_pair.md`)
 # (`ConsistencyConfig.paper()`), and every difference is listed with its reason:
 
 # %%
@@ -458,3 +465,19 @@ saved = outputs.finish({
     "weights": {n: entries[n].sha256 for n in (pair_weights, f"{pair_weights}-retrained") if n in entries},
 })
 print("saved:", "nothing (figures_dir is None)" if saved is None else f"{len(outputs.files)} files in {outputs.dir}")
+
+# %% [markdown]
+# ## Try it yourself
+#
+# The widget below runs a pair of networks trained live on your two photos at 128 px (the knob is the
+# number of training iterations; each takes a fraction of a second here). Pick a content photo and a style
+# from the suite's images, or upload your own (PNG or JPEG, at most 20 MB), set the knob (where the method
+# has one) and press the button: the result appears next to the inputs with its run time, its Gram
+# distance to the style (beside the content photo's and a plain colour transfer's, the two no-op outputs
+# every stylizer must beat) and its SSIM to the content photo. Nothing is saved. A file that is not an
+# image gets a one-line message in the status line.
+
+# %% tags=["try-it", "nbval-ignore-output"]
+from stylelib.widgets import try_it
+
+try_it("consistency_pair", size=128)

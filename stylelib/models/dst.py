@@ -20,7 +20,7 @@ to ``p_i + theta_i`` (:mod:`stylelib.models.tps`), the content loss sees only
 the unwarped ``X``, and ``a_s = alpha 2^(2 - s)``.  The base method supplies
 the two losses: STROTSS (:mod:`stylelib.models.strotss`, the paper's) or
 Gatys et al.'s Gram loss.  Without the warp (``warp=False``, or ``beta = 0`` in
-the note's terms) this is the base method alone.  The output is ``X`` warped
+the paper's terms) this is the base method alone.  The output is ``X`` warped
 once more with nearest-neighbour sampling.
 """
 

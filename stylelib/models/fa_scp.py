@@ -1,7 +1,7 @@
 """FA+SCP: a single-pass photorealistic stylizer with feature aggregation and a coherence loss.
 
 "Redistributing and Re-Stylizing Features for Training a Fast Photorealistic
-Stylizer", X. Wu, Y. Ni, B. Li, IJCNN 2020 (DOI 10.1109/IJCNN48605.2020.9207095).
+Stylizer", C. Wu, B. Ni, H. Li, IJCNN 2020 (DOI 10.1109/IJCNN48605.2020.9207095).
 
 Only the abstract of this paper is available; each design choice below is tied
 to one of its sentences (A1-A8), and
@@ -70,7 +70,7 @@ class FASCPConfig(TrainingConfig):
     """Hyper-parameters of FA+SCP; :meth:`deviations` lists the reconstruction's values vs ours.
 
     The paper's values are unknown (abstract only); :meth:`paper` holds the
-    method note's reconstruction at GPU scale.
+    reconstruction at GPU scale (docs/methods/01_fa_scp.md).
     """
 
     fa: str = "attention"
@@ -87,13 +87,13 @@ class FASCPConfig(TrainingConfig):
     style_layers: tuple[str, ...] = LEVELS
     #: positions the SCP affinity matrices compare (features average-pooled to at most this many)
     affinity_tokens: int = 256
-    #: the method note's optional photorealism term: ``G(C, C)`` should give ``C`` back (L1 + L_sem), this weight
+    #: the reconstruction's optional photorealism term: ``G(C, C)`` should give ``C`` back (L1 + L_sem), this weight
     identity_weight: float = 10.0
     #: samples of each batch that the identity term uses (it doubles a step's cost on the whole batch)
     identity_batch: int = 1
     restylize: bool = True
     restyle_first_weight: float = 0.5
-    #: stage 2 feeds O1 to the second pass without its gradient (the note leaves both open)
+    #: stage 2 feeds O1 to the second pass without its gradient (the abstract leaves both open)
     detach_first: bool = True
     lr: float = 2e-4
     restyle_lr: float = 1e-4
@@ -136,7 +136,7 @@ class FASCPConfig(TrainingConfig):
 
     @classmethod
     def paper(cls) -> "FASCPConfig":
-        """The method note's reconstruction: Adam 1e-4, batch 8, 256 px crops, 100k + 30k iterations."""
+        """Our reconstruction (docs/methods/01_fa_scp.md): Adam 1e-4, batch 8, 256 px crops, 100k + 30k iterations."""
         return cls(lr=1e-4, restyle_lr=5e-5, warmup=0, batch_size=8, crop=256, load_size=512, steps=100_000,
                    restyle_steps=30_000, identity_weight=0.0, identity_batch=8, seconds=None, restyle_seconds=None,
                    precision="fp32",
@@ -151,10 +151,10 @@ class FASCPConfig(TrainingConfig):
             "steps": "minutes on a CPU instead of a day on a GPU",
             "restyle_steps": "same ratio of stage 2 to stage 1 (about 1:4)",
             "restyle_seconds": "the CPU run also stops at a wall-time budget",
-            "identity_weight": "the note's optional photorealism term, on and stronger: without it a short run "
+            "identity_weight": "the reconstruction's optional photorealism term, on and stronger: without it a short run "
                                "inverts the tones of its outputs (negative grayscale SSIM to the content)",
             "identity_batch": "one sample of four: the identity pass on the whole batch roughly doubles a step",
-            "content_skips": "the note starts without skips; in a short run a decoder from relu4_1 alone loses "
+            "content_skips": "the reconstruction starts without skips; in a short run a decoder from relu4_1 alone loses "
                              "too much detail for a photorealistic result",
             "max_style_tokens": "fewer pooled style positions: the attention's cost falls with their square",
             "affinity_tokens": "as max_style_tokens",

@@ -134,7 +134,7 @@ class StyleBankConfig(TrainingConfig):
         why = {
             "vgg": "the suite ships VGG-19 only; the paper's layer names exist in it with the same roles (Sec. 4)",
             "style_weight": "our Caffe-scale VGG-19 features differ from torchvision VGG-16's: set so the style "
-                            "term starts above the content term (method note; see figures/02_stylebank/deviations.md)",
+                            "term starts above the content term (docs/methods/02_stylebank.md; see figures/02_stylebank/deviations.md)",
             "tv_weight": "our TV is a mean over pixels (theirs a sum) and our content term is in Caffe units",
             "crop": "CPU budget: smaller crops (see figures/02_stylebank/deviations.md)",
             "load_size": "photos resized to short side 256, so a crop sees half the picture's height",
@@ -295,7 +295,7 @@ def kmeans_masks(net: StyleBankNet, image: torch.Tensor, k: int, *, seed: int = 
 
     The paper says only that the regions are "automatically segmented with
     K-means"; clustering the encoder features, each position's 128-vector
-    normalised to unit length, is the method note's reading.  Clusters are
+    normalised to unit length, is our reading (docs/methods/02_stylebank.md).  Clusters are
     ordered by size (largest first).
     """
     f = net.encode(pad_to_multiple(image, STRIDE)[0])[0]
@@ -386,7 +386,7 @@ def balance_gradients(params: Sequence[nn.Parameter], memory: dict, branch: str,
     after an auto-encoder step, scale the E/D gradients by
     ``lam * mean|grad L_K| / mean|grad L_I|`` so that both branches move E and
     D by comparable amounts (StyleBank's training, as in two public
-    reimplementations; see the method note).  With a separate Adam
+    reimplementations; see docs/methods/02_stylebank.md).  With a separate Adam
     optimiser for the auto-encoder step, as here, a constant factor would
     change nothing (Adam divides by the gradients' running RMS); only the
     factor's changes over training act.

@@ -29,7 +29,7 @@ def _stage(net: FASCPNet, loss_fn: SCPLoss, contents, styles, cfg: FASCPConfig, 
             fc, fs = net.encode(c), net.encode(s)
         o1 = net.decoder(fc, fs)
         first = loss_fn(net.encode(o1), fc, fs)
-        if cfg.identity_weight > 0:  # G(C, C) = C: anchors tones and structure (the note's photorealism term)
+        if cfg.identity_weight > 0:  # G(C, C) = C: anchors tones and structure (our reconstruction's photorealism term, docs/methods/01_fa_scp.md)
             n = min(cfg.identity_batch, c.shape[0])
             fc_n = {k: v[:n] for k, v in fc.items()}
             ident = net.decoder(fc_n, fc_n)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import ParamsError, StylelibError
-from .index import update_readme, write_index
+from .index import update_readme, write_index, write_notebook_index
 
 PROFILES = ("ci", "quick", "paper")
 #: Notebooks that ``run`` executes: two digits, an underscore, a name.
@@ -48,13 +48,21 @@ def find_notebooks(notebooks_dir: str | os.PathLike, only: Iterable[str] = ()) -
 
 
 def notebook_parameters(notebook: str | os.PathLike) -> dict[str, Any]:
-    """Names and default values of the ``parameters``-tagged cell of a notebook (evaluated literals)."""
+    """Names and default values of the ``parameters``-tagged cell of a notebook (evaluated literals).
+
+    ``notebook`` is an ``.ipynb`` or its jupytext source (``.py``).
+    """
     import ast
 
     import nbformat
 
     path = Path(notebook)
-    nb = nbformat.read(path, as_version=4)
+    if path.suffix == ".py":
+        import jupytext
+
+        nb = jupytext.read(path)
+    else:
+        nb = nbformat.read(path, as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
         raise ParamsError(f"{path}: no code cell tagged 'parameters'")
@@ -170,8 +178,29 @@ def plan(profile: str, *, notebooks_dir="notebooks", params_dir="params", build_
     return jobs
 
 
-def run(profile: str, *, kernel: str | None = None, keep_going: bool = True, **where) -> int:
-    """Execute every notebook with papermill; returns the number of notebooks that failed."""
+#: profiles whose executed notebooks replace the committed ``notebooks/NN.ipynb`` (what a student opens)
+PUBLISHED = ("quick",)
+
+
+def _publish(job: Job, profile: str) -> str:
+    """Copy the run's outputs onto ``notebooks/NN.ipynb`` (see :mod:`stylelib.report.publish`)."""
+    from .publish import publish, run_facts
+
+    facts = run_facts(job.figures, profile, job.notebook.stem)
+    try:
+        path = publish(job.output, job.notebook.with_suffix(".py"), job.notebook, profile=profile, run=facts)
+    except StylelibError as exc:
+        return f"FAILED to publish ({exc})"
+    print(f"published {path.name} ({path.stat().st_size / 1e6:.1f} MB)", flush=True)
+    return "ok"
+
+
+def run(profile: str, *, kernel: str | None = None, keep_going: bool = True,
+        publish_profiles: Sequence[str] = PUBLISHED, **where) -> int:
+    """Execute every notebook with papermill; returns the number of notebooks that failed.
+
+    A quick run also rewrites ``notebooks/NN.ipynb`` with its outputs (:data:`PUBLISHED`).
+    """
     jobs = plan(profile, **where)
     failed: list[str] = []
     times: list[tuple[str, float, str]] = []
@@ -183,6 +212,10 @@ def run(profile: str, *, kernel: str | None = None, keep_going: bool = True, **w
         rc = subprocess.call(cmd)
         dt = time.perf_counter() - t0
         status = "ok" if rc == 0 else f"FAILED (exit {rc}; the error is in {job.output})"
+        if rc == 0 and profile in publish_profiles and job.notebook.with_suffix(".py").is_file():
+            status = _publish(job, profile)
+            if status != "ok":
+                rc = 1
         times.append((job.notebook.stem, dt, status))
         print(f"{job.notebook.stem}: {status}, {dt:.1f} s", flush=True)
         if rc != 0:
@@ -217,7 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "index":
             path = write_index(args.figures_dir)
             print(f"wrote {path}")
-            readme = update_readme(Path(args.figures_dir).resolve().parent / "README.md", args.figures_dir)
+            root = Path(args.figures_dir).resolve().parent
+            if (root / "notebooks").is_dir():
+                print(f"wrote {write_notebook_index(args.figures_dir, root / 'notebooks')}")
+            readme = update_readme(root / "README.md", args.figures_dir)
             if readme is not None:
                 print(f"updated the results block of {readme}")
             return 0
