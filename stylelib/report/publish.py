@@ -199,6 +199,10 @@ def ci_copy(source: str | os.PathLike, params: str | os.PathLike, out: str | os.
     for cell in ran.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        for output in cell.get("outputs", []):  # nbval never compares images: store small previews
+            data = output.get("data")
+            if data and "image/png" in data:
+                data["image/jpeg"] = _jpeg(data.pop("image/png"))
     ran.metadata.pop("papermill", None)
     ran.metadata["stylelib"] = {"profile": profile, "source": f"notebooks/{source.name}",
                                 "params": f"params/{profile}/{Path(params).name}"}
