@@ -154,6 +154,17 @@ def publish(executed: str | os.PathLike, source: str | os.PathLike, out: str | o
         at = match + 1
         cell.outputs = clean_outputs(got.get("outputs", []), where=f"{executed} cell {i + 1}")
         cell.execution_count = got.get("execution_count")
+    import hashlib
+
+    for i, cell in enumerate(nb.cells):  # stable ids: a rerun changes outputs only, not every cell's id
+        cell["id"] = hashlib.sha1(f"{i}:{cell.cell_type}:{cell.source}".encode()).hexdigest()[:8]
+    if out.is_file():  # keep the pairing metadata that `jupytext --sync` wrote, so a sync does not churn it
+        try:
+            previous = nbformat.read(out, as_version=4).metadata.get("jupytext")
+        except (OSError, ValueError):
+            previous = None
+        if previous:
+            nb.metadata["jupytext"] = previous
     nb.metadata["stylelib"] = {"profile": profile, "source": source.name, **(run or {})}
     nb.metadata.pop("papermill", None)
     nbformat.validate(nb)
