@@ -343,11 +343,17 @@ def compare_arms(claim: str, table, reference: str, other: str, metric: str, *, 
     if arm.isna().any():
         raise ValueError(f"compare_arms: {other} lacks pairs that {reference} has")
     d = paired_difference(ref.tolist(), arm.tolist())
-    value = {"reference": float(ref.mean()), "arm": float(arm.mean()), "spread": d["half_width"], "n": d["n"],
-             "metric": metric, "reference name": reference, "arm name": label or other}
-    return Claim(claim, value=value,
-                 measured="{metric}: {reference name} {reference:.3f}, {arm name} {arm:.3f} (means over {n} pairs; "
-                          "95 % half-width of the paired difference {spread:.3f})",
+    return _arm_claim(claim, ref.mean(), arm.mean(), d["half_width"], metric, reference, label or other,
+                      f"means over {d['n']} pairs; 95 % half-width of the paired difference {{spread:.3f}}",
+                      higher_is_better)
+
+
+def _arm_claim(claim: str, ref: float, arm: float, spread: float, metric: str, reference: str, other: str,
+               how: str, higher_is_better: bool) -> Claim:
+    """The claim "``reference`` beats ``other``", called only beyond ``spread`` (``how`` says which spread)."""
+    value = {"reference": float(ref), "arm": float(arm), "spread": float(spread), "metric": metric,
+             "reference name": reference, "arm name": other}
+    return Claim(claim, value=value, measured="{metric}: {reference name} {reference:.3f}, {arm name} {arm:.3f} (" + how + ")",
                  criterion=above("reference", "arm") if higher_is_better else below("reference", "arm"),
                  inconclusive=within_spread("reference", "arm", "spread"))
 
@@ -368,11 +374,6 @@ def compare_seeds(claim: str, table, reference: str, other: str, metric: str, *,
     if len(ref) < 2 or len(arm) < 2:
         return Claim(claim, "{value}", f"{len(ref)} and {len(arm)} seeds: no spread to judge by",
                      untested="not judged (fewer than two seeds per arm)")
-    value = {"reference": float(ref.mean()), "arm": float(arm.mean()),
-             "spread": arms_spread(ref.tolist(), arm.tolist()), "seeds": min(len(ref), len(arm)),
-             "metric": metric, "reference name": reference, "arm name": label or other}
-    return Claim(claim, value=value,
-                 measured="{metric}: {reference name} {reference:.3f}, {arm name} {arm:.3f} (means over {seeds} "
-                          "seeds; largest range over seeds {spread:.3f})",
-                 criterion=above("reference", "arm") if higher_is_better else below("reference", "arm"),
-                 inconclusive=within_spread("reference", "arm", "spread"))
+    return _arm_claim(claim, ref.mean(), arm.mean(), arms_spread(ref.tolist(), arm.tolist()), metric, reference,
+                      label or other, f"means over {min(len(ref), len(arm))} seeds; largest range over seeds "
+                      "{spread:.3f}", higher_is_better)
