@@ -159,3 +159,12 @@ def test_publish_refuses_a_stale_run_and_a_stored_error(tmp_path):
     with pytest.raises(PublishError, match="holds an error"):
         clean_outputs([nbformat.from_dict({"output_type": "error", "ename": "ValueError", "evalue": "bad",
                                            "traceback": []})], where="x")
+
+
+def test_the_committed_index_is_the_one_generated_from_figures():
+    from stylelib.report.index import build_notebook_index
+
+    fresh = build_notebook_index(ROOT / "figures", NOTEBOOKS)
+    committed = nbformat.read(NOTEBOOKS / "index.ipynb", as_version=4)
+    assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], \
+        "notebooks/index.ipynb is stale: python -m stylelib.report.notebooks index figures"

@@ -161,7 +161,7 @@ def update_readme(readme: str | os.PathLike = "README.md", figures_dir: str | os
 
 
 # ----------------------------------------------------------------------------- the front door: notebooks/index.ipynb
-#: every notebook of the suite, built or planned: (stem, title, papers, status when built)
+#: every notebook of the suite, built or planned: (stem, title, papers)
 NOTEBOOK_LIST: tuple[tuple[str, str, str], ...] = (
     ("00_gatys", "Style transfer by optimisation", "Gatys, Ecker, Bethge, CVPR 2016"),
     ("00_baselines", "Feed-forward baselines: AdaIN and WCT", "Huang & Belongie, ICCV 2017; Li et al., NeurIPS 2017"),
